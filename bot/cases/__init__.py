@@ -1,0 +1,1 @@
+"""The case state machine and its value rules: plain code, no I/O (stdlib only)."""

@@ -1,0 +1,146 @@
+"""Process configuration, read once at start from the environment and `.env`.
+
+Names follow DESIGN 4.2 exactly (no prefix): peer systems and operators rely on them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/homeschool.db"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class SettingsError(Exception):
+    """Configuration is unusable; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting of DESIGN 4.2, validated so a typo fails at start, not at 3 a.m."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        # `NAME=` (in .env or the environment) means "not set": the default applies.
+        env_ignore_empty=True,
+    )
+
+    BOT_TOKEN: SecretStr | None = None
+    TELEGRAM_API_URL: str = "https://api.telegram.org"
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
+    REDIS_URL: str | None = None
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: int = Field(default=8080, ge=0, le=65535)
+    WEBHOOK_BASE_URL: str | None = None
+    WEBHOOK_SECRET: SecretStr | None = None
+    SIGNAL_SECRETS: SecretStr = SecretStr("")
+    DATA_KEY: SecretStr | None = None
+    TIMEZONE: str = "Asia/Almaty"
+    SMS_GATEWAY_URL: str | None = None
+    SMS_GATEWAY_TOKEN: SecretStr | None = None
+    TELEGRAM_RATE_PER_S: float = Field(default=30.0, gt=0, le=1000)
+    RETENTION_DAYS: int = Field(default=365, ge=1)
+    CALENDAR_OVERRIDES: Path | None = None
+    LOG_FORMAT: str = Field(default="text", pattern="^(text|json)$")
+
+    @field_validator(
+        "BOT_TOKEN",
+        "REDIS_URL",
+        "WEBHOOK_BASE_URL",
+        "WEBHOOK_SECRET",
+        "DATA_KEY",
+        "SMS_GATEWAY_URL",
+        "SMS_GATEWAY_TOKEN",
+        "CALENDAR_OVERRIDES",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """Treat `NAME=` in `.env` as not set, the way operators expect."""
+        return None if value == "" else value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"cannot parse {value!r}") from exc
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"driver {url.drivername!r} is not supported; use one of {SUPPORTED_DRIVERS}"
+            )
+        return value
+
+    @field_validator("DATA_KEY")
+    @classmethod
+    def _check_data_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for part in value.get_secret_value().split(","):
+                try:
+                    Fernet(part.strip().encode())
+                except ValueError as exc:
+                    raise ValueError(
+                        "each key must be 32 url-safe base64-encoded bytes "
+                        "(make one with `homeschool-bot keygen`)"
+                    ) from exc
+        return value
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("TELEGRAM_API_URL", "WEBHOOK_BASE_URL", "SMS_GATEWAY_URL")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @property
+    def signal_secrets(self) -> list[bytes]:
+        """Secrets accepted for signed requests; several during a key rotation."""
+        raw = self.SIGNAL_SECRETS.get_secret_value()
+        return [part.strip().encode() for part in raw.split(",") if part.strip()]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.TIMEZONE)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder for local state of the embedded default (generated key, SQLite file)."""
+        url = make_url(self.DATABASE_URL)
+        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+            return Path(url.database).parent
+        return Path("var")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,26 @@
+"""ORM models; importing this package registers every table on `Base.metadata`."""
+
+from storage.models.audit import AuditEvent
+from storage.models.base import Base, UtcDateTime
+from storage.models.cases import Application, Case, ConsentRecord, Document
+from storage.models.fsm import FsmRecord
+from storage.models.guardians import Guardian
+from storage.models.outbox import OutboxMessage
+from storage.models.schools import School, StaffChat
+from storage.models.tokens import LinkToken
+
+__all__ = [
+    "Application",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "ConsentRecord",
+    "Document",
+    "FsmRecord",
+    "Guardian",
+    "LinkToken",
+    "OutboxMessage",
+    "School",
+    "StaffChat",
+    "UtcDateTime",
+]

@@ -1,0 +1,40 @@
+"""School registry, its staff chats and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, UtcDateTime
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bin: Mapped[str] = mapped_column(String(12), unique=True)
+    name_kk: Mapped[str | None] = mapped_column(Text)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    authority_kk: Mapped[str | None] = mapped_column(Text)
+    authority_ru: Mapped[str | None] = mapped_column(Text)
+    locality: Mapped[str | None] = mapped_column(Text)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    escalation_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StaffChat(Base):
+    """A Telegram chat that is one school's inbox (linked by import or `/link CODE`)."""
+
+    __tablename__ = "staff_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    linked_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

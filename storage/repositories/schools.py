@@ -1,0 +1,86 @@
+"""School registry reads and writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import School, StaffChat
+from storage.repositories.tokens import token_hash
+
+# Bound parameters per IN (...) query: far below SQLite's and asyncpg's 32k limits.
+_IN_CHUNK = 1000
+
+
+async def get_school_by_bin(session: AsyncSession, bin_: str) -> School | None:
+    result = await session.execute(select(School).where(School.bin == bin_))
+    return result.scalars().first()
+
+
+async def get_school(session: AsyncSession, school_id: int) -> School | None:
+    return await session.get(School, school_id)
+
+
+async def list_staff_chats(session: AsyncSession, school_id: int) -> Sequence[StaffChat]:
+    result = await session.execute(
+        select(StaffChat).where(StaffChat.school_id == school_id).order_by(StaffChat.id)
+    )
+    return result.scalars().all()
+
+
+async def map_schools_by_bin(session: AsyncSession, bins: Iterable[str]) -> dict[str, School]:
+    """Return the stored schools among `bins`, keyed by BIN."""
+    wanted = sorted(set(bins))
+    found: dict[str, School] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        result = await session.execute(select(School).where(School.bin.in_(chunk)))
+        found.update((school.bin, school) for school in result.scalars())
+    return found
+
+
+async def map_staff_chats(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, StaffChat]:
+    """Return the staff chats among `chat_ids`, keyed by Telegram chat id."""
+    wanted = sorted(set(chat_ids))
+    found: dict[int, StaffChat] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        result = await session.execute(select(StaffChat).where(StaffChat.chat_id.in_(chunk)))
+        found.update((chat.chat_id, chat) for chat in result.scalars())
+    return found
+
+
+async def get_staff_chat(session: AsyncSession, chat_id: int) -> StaffChat | None:
+    result = await session.execute(select(StaffChat).where(StaffChat.chat_id == chat_id))
+    return result.scalars().first()
+
+
+def add_staff_chat(
+    session: AsyncSession,
+    *,
+    school_id: int,
+    chat_id: int,
+    now: datetime,
+    linked_by_user_id: int | None = None,
+) -> StaffChat:
+    """Queue a staff chat row in the caller's transaction."""
+    chat = StaffChat(
+        school_id=school_id, chat_id=chat_id, linked_by_user_id=linked_by_user_id, created_at=now
+    )
+    session.add(chat)
+    return chat
+
+
+async def school_for_api_key(session: AsyncSession, key: str) -> School | None:
+    """Find the school whose current decision-API key is `key` (compared by SHA-256).
+
+    Only the hash is stored, and the look-up is by that hash, so no key comparison
+    happens in Python and a leaked table reveals no usable key.
+    """
+    if not key:
+        return None
+    result = await session.execute(select(School).where(School.api_key_hash == token_hash(key)))
+    return result.scalars().first()

@@ -1,0 +1,54 @@
+"""One-time link tokens (guardian deep links, school invite codes), kept only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import LinkToken
+
+
+def token_hash(raw: str) -> str:
+    """Return the SHA-256 hex digest under which a token or key is stored."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def add_link_token(
+    session: AsyncSession,
+    *,
+    raw: str,
+    purpose: str,
+    expires_at: datetime,
+    now: datetime,
+    school_id: int | None = None,
+    case_id: str | None = None,
+) -> LinkToken:
+    """Queue a token row holding only the hash of `raw`, in the caller's transaction."""
+    token = LinkToken(
+        token_hash=token_hash(raw),
+        purpose=purpose,
+        school_id=school_id,
+        case_id=case_id,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    session.add(token)
+    return token
+
+
+async def lock_link_token(session: AsyncSession, raw: str, purpose: str) -> LinkToken | None:
+    """Load the token for `raw` for update, so two redemptions cannot both succeed.
+
+    SQLite has no row locks; there every write transaction is BEGIN IMMEDIATE, which
+    serialises redemptions the same way.
+    """
+    result = await session.execute(
+        select(LinkToken)
+        .where(LinkToken.token_hash == token_hash(raw), LinkToken.purpose == purpose)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().first()
