@@ -1,0 +1,28 @@
+"""Authentication of peer systems: HMAC-signed requests (DESIGN 4.3)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from handlers.http.context import SERVICES
+from handlers.http.errors import HttpProblem
+
+log = logging.getLogger(__name__)
+
+
+def require_signature(request: web.Request, body: bytes) -> None:
+    """Refuse with 401 unless the body is signed with a current signal secret."""
+    svc = request.app[SERVICES]
+    problem = signature_problem(
+        svc.settings.signal_secrets,
+        request.headers.get(TIMESTAMP_HEADER),
+        request.headers.get(SIGNATURE_HEADER),
+        body,
+        svc.clock.timestamp(),
+    )
+    if problem is not None:
+        log.warning("rejected signed request to %s: %s", request.path, problem)
+        raise HttpProblem(401, "unauthorized", problem)

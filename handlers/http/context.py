@@ -1,0 +1,11 @@
+"""Typed keys under which the aiohttp application carries shared objects."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.runtime import Services
+from bot.services.intake import SignalIntake
+
+SERVICES = web.AppKey("services", Services)
+INTAKE = web.AppKey("intake", SignalIntake)

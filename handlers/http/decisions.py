@@ -1,0 +1,45 @@
+"""The school decision API (DESIGN 4.4): `POST /api/v1/cases/{case_id}/decision`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.services import decisions
+from bot.services.decisions import SchoolActor
+from bot.services.schools_auth import school_by_api_key
+from handlers.http.bodies import model_response, parse_json, read_limited_body
+from handlers.http.context import SERVICES
+from handlers.http.errors import HttpProblem
+from handlers.http.schemas import DecisionAnswer, DecisionRequest
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/cases/{case_id}/decision")
+async def on_decision(request: web.Request) -> web.Response:
+    """Accept or refuse with the school's API key; another school's case is a 404."""
+    svc = request.app[SERVICES]
+    auth = request.headers.get("Authorization", "")
+    key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    school_id = await school_by_api_key(svc, key) if key else None
+    if school_id is None:
+        raise HttpProblem(401, "unauthorized", "send Authorization: Bearer <school API key>")
+    body = await read_limited_body(request)
+    decision = DecisionRequest.model_validate(parse_json(request, body))
+    actor = SchoolActor(school_id=school_id, label=f"api:school:{school_id}")
+    case_id = request.match_info["case_id"]
+    if decision.decision == "accepted":
+        result = await decisions.accept(svc, case_id, actor)
+    else:
+        if decision.ground is None or decision.reason is None:
+            raise HttpProblem(
+                422, "validation_failed", "a refusal needs `ground` (1-3) and `reason`"
+            )
+        result = await decisions.refuse(svc, case_id, actor, decision.ground, decision.reason)
+    answer = DecisionAnswer(
+        case_id=result.case_id,
+        status=result.status.value,
+        registration_number=result.registration_number,
+        ground=result.ground,
+    )
+    return model_response(answer)

@@ -1,0 +1,62 @@
+"""One middleware that turns every failure into a JSON answer of the contract."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import ValidationError
+
+from bot.errors import Conflict, DomainError, NotFound
+from bot.signals import field_errors
+from handlers.http.schemas import ErrorAnswer, ValidationErrorAnswer
+
+log = logging.getLogger(__name__)
+
+
+class HttpProblem(Exception):
+    """A request the API refuses, with its status and a message for the caller."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+def json_answer(model: ErrorAnswer | ValidationErrorAnswer, status: int) -> web.Response:
+    return web.Response(
+        body=model.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
+def _domain_status(exc: DomainError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 422
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map problems to answers; anything unexpected is logged and becomes a bare 500."""
+    try:
+        return await handler(request)
+    except HttpProblem as exc:
+        return json_answer(ErrorAnswer(error=exc.error, message=exc.message), exc.status)
+    except ValidationError as exc:
+        return json_answer(ValidationErrorAnswer(errors=field_errors(exc)), 422)
+    except DomainError as exc:
+        answer = ErrorAnswer(error=exc.text_key, message=str(exc))
+        return json_answer(answer, _domain_status(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        answer = ErrorAnswer(error=exc.reason.lower().replace(" ", "_"), message=exc.reason)
+        return json_answer(answer, exc.status)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        answer = ErrorAnswer(error="internal_error", message="internal error; it was logged")
+        return json_answer(answer, 500)

@@ -1,0 +1,68 @@
+"""Shapes of HTTP answers; also the source of the OpenAPI components."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from bot.cases.status import CaseStatus
+from bot.services.decisions import REASON_MAX, REASON_MIN
+from bot.signals import FieldError
+
+
+class IntakeAnswer(BaseModel):
+    case_id: str
+    status: CaseStatus
+    duplicate: bool
+
+
+class CaseAnswer(BaseModel):
+    case_id: str
+    status: CaseStatus
+    created_at: datetime
+    updated_at: datetime
+    notified_at: datetime | None = None
+    consented_at: datetime | None = None
+    submitted_at: datetime | None = None
+    registered_at: datetime | None = None
+    deadline_at: datetime | None = None
+    forwarded_at: datetime | None = None
+    decided_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class ErrorAnswer(BaseModel):
+    error: str = Field(description="machine-readable code")
+    message: str = Field(description="what went wrong, for a person")
+
+
+class ValidationErrorAnswer(BaseModel):
+    error: str = "validation_failed"
+    errors: list[FieldError]
+
+
+class HealthAnswer(BaseModel):
+    status: str
+
+
+class ReadyAnswer(BaseModel):
+    status: str
+    database: str
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["accepted", "refused"]
+    ground: Annotated[int, Field(ge=1, le=3)] | None = None
+    reason: (
+        Annotated[str, StringConstraints(min_length=REASON_MIN, max_length=REASON_MAX)] | None
+    ) = None
+
+
+class DecisionAnswer(BaseModel):
+    case_id: str
+    status: str
+    registration_number: str | None = None
+    ground: int | None = None
