@@ -1,0 +1,161 @@
+"""The application of annex 2 to order No. 223, filled from a case, as a PDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from bot.documents.common import COMMON, conclusion_reference
+from bot.documents.layout import Lang, OfficialPdf
+from bot.documents.text import format_date, format_datetime, join_present, or_blank
+
+
+@dataclass(frozen=True)
+class ApplicationData:
+    """Everything the application states; address parts may be empty and are then left out."""
+
+    case_number: str
+    language: Lang
+    authority_name: str
+    guardian_full_name: str
+    child_full_name: str
+    child_sex: Literal["m", "f"]
+    child_birth_date: date
+    locality: str
+    district: str
+    city: str
+    region: str
+    grade: int
+    school_name: str
+    conclusion_number: str
+    conclusion_date: date
+    conclusion_organization: str
+    note: str
+    consent_at: datetime
+    consent_version: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApplicationTexts:
+    """Wording of annex 2 in one language; `{...}` fields are filled by render_application."""
+
+    addressee: str
+    addressee_caption: str
+    applicant: str
+    applicant_caption: str
+    title: str
+    child: dict[Literal["m", "f"], str]
+    request: str
+    address: dict[Literal["m", "f"], str]
+    basis: str
+    note: str
+    consent: str
+    date: str
+    signer: str
+
+
+# Kazakh: the wording of annex 2 as published (seed file), with the case endings a filled-in
+# sentence needs; "балам/қызым" is the order's own pair for son/daughter.
+# Russian: the same form in the terms of GLOSSARY.md.
+TEXTS: dict[Lang, ApplicationTexts] = {
+    "kk": ApplicationTexts(
+        addressee="{authority} басшысына",
+        addressee_caption="(жергілікті атқарушы органның атауы)",
+        applicant="{guardian}",
+        applicant_caption="(Т.А.Ә. (болған жағдайда))",
+        title="Өтініш",
+        child={"m": "менің баламды", "f": "менің қызымды"},
+        request=(
+            "{school} {grade}-сыныпта оқу үшін {address}{child} {child_name} "
+            "(туған күні: {birth_date}) үйде жеке тегін оқытуға қабылдауыңызды сұраймын."
+        ),
+        address={
+            "m": "{address} мекенжайында тұратын ",
+            "f": "{address} мекенжайында тұратын ",
+        },
+        basis="Негіздеме: үйде оқыту бойынша ұсынымдармен қоса берілген {conclusion}.",
+        note="Ескертпе: {note}",
+        consent="{consent}: {consent_at} берілді, келісім мәтінінің нұсқасы: {version}.",
+        date="Күні: {date}",
+        signer="Өтініш беруші: {guardian}",
+    ),
+    "ru": ApplicationTexts(
+        addressee="Руководителю {authority}",
+        addressee_caption="(наименование местного исполнительного органа)",
+        applicant="от {guardian}",
+        applicant_caption="(Ф.И.О. (при его наличии))",
+        title="Заявление",
+        child={"m": "моего сына", "f": "мою дочь"},
+        request=(
+            "Прошу принять {child} {child_name} (дата рождения: {birth_date}){address} "
+            "на обучение в {grade} классе {school} "
+            "на индивидуальное бесплатное обучение на дому."
+        ),
+        address={
+            "m": ", проживающего по адресу: {address},",
+            "f": ", проживающую по адресу: {address},",
+        },
+        basis="Основание: {conclusion} с рекомендациями по обучению на дому.",
+        note="Примечание: {note}",
+        consent="{consent} дано {consent_at}, версия текста согласия: {version}.",
+        date="Дата: {date}",
+        signer="Заявитель: {guardian}",
+    ),
+}
+
+
+def _request(data: ApplicationData, texts: ApplicationTexts) -> str:
+    address = join_present((data.locality, data.district, data.city, data.region))
+    address_clause = texts.address[data.child_sex].format(address=address) if address else ""
+    return texts.request.format(
+        school=or_blank(data.school_name),
+        grade=data.grade,
+        address=address_clause,
+        child=texts.child[data.child_sex],
+        child_name=or_blank(data.child_full_name),
+        birth_date=format_date(data.child_birth_date),
+    )
+
+
+def render_application(data: ApplicationData) -> bytes:
+    """Render the guardian's application (annex 2 of order No. 223) as PDF bytes."""
+    texts = TEXTS[data.language]
+    common = COMMON[data.language]
+    pdf = OfficialPdf(
+        language=data.language,
+        title=f"{texts.title} {data.case_number}",
+        case_number=data.case_number,
+        generated_at=data.created_at,
+    )
+    guardian = or_blank(data.guardian_full_name)
+    pdf.addressee(
+        [
+            (
+                texts.addressee.format(authority=or_blank(data.authority_name)),
+                texts.addressee_caption,
+            ),
+            (texts.applicant.format(guardian=guardian), texts.applicant_caption),
+        ]
+    )
+    pdf.heading(texts.title)
+    pdf.paragraph(_request(data, texts))
+    conclusion = conclusion_reference(
+        data.language, data.conclusion_number, data.conclusion_date, data.conclusion_organization
+    )
+    pdf.paragraph(texts.basis.format(conclusion=conclusion))
+    if pdf.clean(data.note):  # a note of only control characters counts as none
+        pdf.paragraph(texts.note.format(note=data.note), multiline=True)
+    pdf.paragraph(
+        texts.consent.format(
+            consent=common.consent,
+            consent_at=format_datetime(data.consent_at),
+            version=data.consent_version,
+        )
+    )
+    pdf.closing(
+        texts.date.format(date=format_date(data.created_at)),
+        texts.signer.format(guardian=guardian),
+    )
+    return pdf.render()
