@@ -1,0 +1,35 @@
+"""Job: erase personal data of cases closed longer than RETENTION_DAYS ago (daily)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.runtime import Services
+from bot.services.clockwork import sweep
+from bot.services.purge import (
+    list_guardian_purge_candidates,
+    list_purge_candidates,
+    purge_case,
+    purge_guardian,
+    purge_housekeeping,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def run_purge_personal_data(svc: Services) -> int:
+    """Purge closed cases, then guardians left without data, then stale leftovers.
+
+    Returns the number of cases purged. Statuses and timestamps stay for statistics.
+    """
+    cases = await sweep(svc, list_purge_candidates, purge_case)
+    guardians = await sweep(svc, list_guardian_purge_candidates, purge_guardian)
+    rest = await purge_housekeeping(svc)
+    log.info(
+        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs",
+        cases,
+        guardians,
+        rest.outbox_payloads,
+        rest.fsm_records,
+    )
+    return cases
