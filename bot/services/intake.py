@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,14 +71,15 @@ async def accept_signal(svc: Services, signal: VkkSignal) -> IntakeResult:
 
 async def accept_signals(
     svc: Services, signals: Sequence[VkkSignal]
-) -> list[IntakeResult | Conflict]:
+) -> list[IntakeResult | Exception]:
     """Store a batch of signals in one transaction; one result per signal, in order.
 
     A re-send with the same content returns the existing case (duplicate); the same
     `signal_id` with other content is a Conflict: the health system must issue a new id
     or revoke, never silently change a case. When another process commits the same
     signal or guardian first, the unique constraints stop us and the batch is redone
-    once against what is now stored.
+    once against what is now stored; if it still fails, each signal is stored alone,
+    so one bad row never fails its neighbours' requests.
     """
     digests = [content_digest(s.model_dump(mode="json")) for s in signals]
     for attempt in range(2):
@@ -86,20 +87,27 @@ async def accept_signals(
             async with svc.sessions.begin() as session:
                 return await _store_batch(session, svc, signals, digests)
         except IntegrityError:
-            if attempt == 1:
+            if attempt == 1 and len(signals) == 1:
                 raise
-            log.info("intake batch raced with another writer; retrying")
-    raise AssertionError("unreachable")
+            log.info("intake batch of %d failed a constraint; retrying", len(signals))
+    return [await _store_alone(svc, signal) for signal in signals]
+
+
+async def _store_alone(svc: Services, signal: VkkSignal) -> IntakeResult | Exception:
+    try:
+        return await accept_signal(svc, signal)
+    except (Conflict, IntegrityError) as exc:
+        return exc
 
 
 async def _store_batch(
     session: AsyncSession, svc: Services, signals: Sequence[VkkSignal], digests: list[str]
-) -> list[IntakeResult | Conflict]:
+) -> list[IntakeResult | Exception]:
     now = svc.clock.now()
     known = await _cases_by_signal(session, [s.signal_id for s in signals])
     guardians = await _guardians(session, svc.cipher, signals, now)
     schools = await _schools_by_bin(session, [s.school.bin for s in signals if s.school])
-    results: list[IntakeResult | Conflict] = []
+    results: list[IntakeResult | Exception] = []
     batch = _NewCases()
     for signal, digest in zip(signals, digests, strict=True):
         existing = known.get(signal.signal_id)
@@ -194,13 +202,41 @@ async def _guardians(
     insert costs a thread round trip per signal.
     """
     found = await _guardians_by_phone(session, cipher, {s.guardian.phone for s in signals})
-    missing = {s.guardian.phone: s.guardian for s in signals if s.guardian.phone not in found}
+    latest = {s.guardian.phone: s.guardian for s in signals}
+    if found:
+        await _refresh_known_guardians(session, cipher, found, latest, now)
+    missing = {phone: person for phone, person in latest.items() if phone not in found}
     if missing:
         rows = [_new_guardian_row(cipher, person, now) for person in missing.values()]
         connection = await session.connection()
         await connection.execute(insert(Guardian.__table__), rows)
         found.update(await _guardians_by_phone(session, cipher, set(missing)))
     return found
+
+
+async def _refresh_known_guardians(
+    session: AsyncSession,
+    cipher: DataCipher,
+    found: dict[str, GuardianRef],
+    latest: dict[str, GuardianData],
+    now: datetime,
+) -> None:
+    """Keep the health system's latest name and IIN for a known phone.
+
+    A guardian who linked the bot before any signal, or whose data the retention purge
+    erased, gets them (back) here: letters and SMS need the name and the number.
+    """
+    rows = []
+    for phone, ref in found.items():
+        fresh = _new_guardian_row(cipher, latest[phone], now)
+        rows.append({"gid": ref.id, "iin": fresh["iin_hash"], "pd": fresh["pd_enc"], "at": now})
+    statement = (
+        update(Guardian.__table__)
+        .where(Guardian.__table__.c.id == bindparam("gid"))
+        .values(iin_hash=bindparam("iin"), pd_enc=bindparam("pd"), updated_at=bindparam("at"))
+    )
+    connection = await session.connection()
+    await connection.execute(statement, rows)
 
 
 async def _guardians_by_phone(

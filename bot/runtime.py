@@ -1,0 +1,66 @@
+"""The bundle of long-lived objects handed to handlers, services and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from bot.cases.deadlines import WorkingDays
+from bot.clock import Clock
+from bot.delivery.outbox import OUTBOX_DIRTY
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.texts import Texts
+from storage.crypto import DataCipher
+
+
+@dataclass(frozen=True)
+class Services:
+    """Built once by `bot.app`; tests build their own with a frozen clock."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: DataCipher
+    clock: Clock
+    calendar: WorkingDays
+    texts: Texts
+    outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    bot_profile: BotProfile = field(default_factory=lambda: BotProfile())
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+@dataclass
+class BotProfile:
+    """What the bot learns about itself at start (getMe); None while no bot runs."""
+
+    username: str | None = None
+
+    def deep_link(self, token: str) -> str | None:
+        return f"https://t.me/{self.username}?start={token}" if self.username else None
+
+
+def session_factory(
+    engine: AsyncEngine, outbox_wakeup: asyncio.Event
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commit wakes the dispatcher when they wrote outbox rows.
+
+    Each factory gets its own Session subclass so the listener never fires for
+    sessions of another Services (tests run several side by side).
+    """
+    session_class = type("OutboxAwareSession", (Session,), {})
+
+    @event.listens_for(session_class, "after_commit")
+    def _wake_dispatcher(session: Session) -> None:
+        if session.info.pop(OUTBOX_DIRTY, False):
+            outbox_wakeup.set()
+
+    @event.listens_for(session_class, "after_rollback")
+    def _forget_outbox(session: Session) -> None:
+        session.info.pop(OUTBOX_DIRTY, None)
+
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)

@@ -1,0 +1,1 @@
+"""Use cases: each owns one unit of work (state change + audit + outbox, one transaction)."""

@@ -1,0 +1,38 @@
+"""`/status`: every case of the guardian, in plain words, with the school's deadline."""
+
+from __future__ import annotations
+
+from bot.cases.status import WITH_SCHOOL_STATUSES, CaseStatus
+from bot.runtime import Services
+from bot.services.case_views import case_number
+from bot.texts import Lang
+from storage.repositories.cases import list_cases_of_guardian
+from storage.repositories.guardians import get_guardian_by_telegram
+
+
+async def status_text(svc: Services, telegram_user_id: int, lang: Lang) -> str | None:
+    """The overview for a linked guardian, or None when this user is not linked."""
+    async with svc.sessions() as session:
+        guardian = await get_guardian_by_telegram(session, telegram_user_id)
+        if guardian is None:
+            return None
+        cases = await list_cases_of_guardian(session, guardian.id)
+    t = svc.texts
+    if not cases:
+        return t(lang, "status.none")
+    items = [t(lang, "status.header")]
+    for case in cases:
+        child = svc.cipher.decrypt_json(case.pd_enc)["child"]["full_name"] if case.pd_enc else "—"
+        status = CaseStatus(case.status)
+        item = t(
+            lang,
+            "status.item",
+            case_number=case_number(case.id),
+            child_name=child,
+            status=t(lang, f"status.{status.value}"),
+        )
+        if status in WITH_SCHOOL_STATUSES and case.deadline_at is not None:
+            deadline = case.deadline_at.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
+            item += "\n" + t(lang, "status.deadline", deadline=deadline)
+        items.append(item)
+    return "\n\n".join(items)

@@ -1,0 +1,134 @@
+"""Confirming the application: the PDF, registration time, deadline and the school's copy."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.status import CaseEvent, CaseStatus
+from bot.delivery.outbox import Kind, enqueue
+from bot.documents import ApplicationData, render_application
+from bot.errors import DomainError
+from bot.runtime import Services
+from bot.services.access import Actor, guardian_lang, lock_own_case
+from bot.services.application import Draft, Step, ask_next, load_draft, missing_step
+from bot.services.case_views import CaseView, case_view
+from bot.services.forwarding import forward_package
+from bot.services.lifecycle import apply_event
+from bot.services.messages import document_message
+from bot.texts import Lang
+from storage.models import Case, ConsentRecord, Document
+from storage.repositories.schools import get_school
+
+log = logging.getLogger(__name__)
+
+
+def format_moment(moment: datetime, svc: Services) -> str:
+    return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
+
+
+async def confirm(svc: Services, actor: Actor, case_id: str) -> Step | None:
+    """Submit the application; returns the step to ask instead if something is missing.
+
+    Registration time and the 2-working-day deadline follow the order's schedule: an
+    application confirmed at night or on a holiday counts from the next working day.
+    """
+    async with svc.sessions.begin() as session:
+        case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
+        application, draft = await load_draft(session, svc, case.id)
+        if missing_step(case, draft) is not Step.SUMMARY:
+            return await ask_next(session, svc, case, guardian, actor)
+        lang = guardian_lang(guardian)
+        school = await get_school(session, case.school_id) if case.school_id else None
+        view = case_view(svc.cipher, case, school, lang)
+        now = svc.clock.now()
+        document = await _store_application_pdf(session, svc, case, view, draft, lang, now)
+        apply_event(session, case, CaseEvent.APPLICATION_CONFIRMED, actor=_who(actor), now=now)
+        case.submitted_at = now
+        case.registered_at = svc.calendar.registration_time(now)
+        case.deadline_at = svc.calendar.deadline(case.registered_at)
+        application.confirmed_at = now
+        caption = svc.texts(
+            lang,
+            "form.submitted",
+            case_number=view.number,
+            school=view.school or "",
+            registered=format_moment(case.registered_at, svc),
+            deadline=format_moment(case.deadline_at, svc),
+        )
+        receipt_copy = document_message(
+            f"application:{case.id}",
+            Kind.REPLY,
+            actor.chat_id,
+            document.id,
+            f"application-{view.number}.pdf",
+            caption,
+            case_id=case.id,
+        )
+        await enqueue(session, svc.cipher, now, receipt_copy)
+        await forward_package(session, svc, case, document, school)
+    log.info("application submitted", extra={"case_id": case_id})
+    return None
+
+
+async def _store_application_pdf(
+    session: AsyncSession,
+    svc: Services,
+    case: Case,
+    view: CaseView,
+    draft: Draft,
+    lang: Lang,
+    now: datetime,
+) -> Document:
+    consent = await session.execute(
+        select(ConsentRecord)
+        .where(ConsentRecord.case_id == case.id, ConsentRecord.choice == "agree")
+        .order_by(ConsentRecord.id.desc())
+        .limit(1)
+    )
+    record = consent.scalars().first()
+    if record is None or view.grade is None:
+        raise DomainError("error.stale_button", "no consent or grade")
+    pdf = render_application(
+        ApplicationData(
+            case_number=view.number,
+            language=lang.value,
+            authority_name=view.authority or "",
+            guardian_full_name=view.guardian_name,
+            child_full_name=view.child_name,
+            child_sex="m" if int(view.child_iin[6]) % 2 else "f",
+            child_birth_date=view.child_birth_date,
+            locality=draft.address or "",
+            district="",
+            city="",
+            region="",
+            grade=view.grade,
+            school_name=view.school or "",
+            conclusion_number=view.conclusion_number,
+            conclusion_date=view.conclusion_date,
+            conclusion_organization=view.conclusion_organization,
+            note=draft.note or "",
+            consent_at=record.created_at.astimezone(svc.settings.zone),
+            consent_version=record.text_version,
+            created_at=now,
+        )
+    )
+    document = Document(
+        case_id=case.id,
+        kind="application",
+        language=lang.value,
+        content_enc=svc.cipher.encrypt_bytes(pdf),
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        created_at=now,
+    )
+    session.add(document)
+    await session.flush()
+    return document
+
+
+def _who(actor: Actor) -> str:
+    return f"telegram:{actor.telegram_user_id}"

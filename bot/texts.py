@@ -1,0 +1,85 @@
+"""Message catalogs (gettext .po files in `bot/locales`) and safe rendering.
+
+Keys are dotted msgids (`consent.agree_button`). Every placeholder value is HTML-escaped
+here, so user-supplied names and answers can never break `parse_mode=HTML` or inject
+markup; the catalog text itself may use Telegram's HTML tags.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from string import Formatter
+
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+
+class Lang(StrEnum):
+    KK = "kk"
+    RU = "ru"
+
+
+DEFAULT_LANG = Lang.KK
+
+
+class Raw(str):
+    """A placeholder value that is already safe HTML (e.g. a rendered sub-text)."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    lang: Lang
+    messages: Mapping[str, str]
+
+    def text(self, key: str, /, **params: object) -> str:
+        template = self.messages[key]
+        safe = {
+            k: v if isinstance(v, Raw) else html.escape(str(v), quote=False)
+            for k, v in params.items()
+        }
+        return template.format(**safe)
+
+
+def load_catalog(lang: Lang, folder: Path = LOCALES_DIR) -> Catalog:
+    """Read `<folder>/<lang>/LC_MESSAGES/messages.po`; untranslated entries are an error."""
+    path = folder / lang.value / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        po = read_po(handle, locale=lang.value)
+    messages: dict[str, str] = {}
+    for message in po:
+        if not message.id:
+            continue
+        if not message.string:
+            raise ValueError(f"{path}: {message.id!r} has no translation")
+        messages[str(message.id)] = str(message.string)
+    return Catalog(lang, messages)
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+class Texts:
+    """Both catalogs, loaded once at start."""
+
+    def __init__(self, folder: Path = LOCALES_DIR) -> None:
+        self._catalogs = {lang: load_catalog(lang, folder) for lang in Lang}
+
+    def __call__(self, lang: Lang | str, key: str, /, **params: object) -> str:
+        return self._catalogs[Lang(lang)].text(key, **params)
+
+    def catalog(self, lang: Lang) -> Catalog:
+        return self._catalogs[lang]
+
+
+def parse_lang(code: str | None) -> Lang | None:
+    """Map a stored or Telegram language code to one of ours, or None."""
+    if not code:
+        return None
+    prefix = code.split("-")[0].lower()
+    return Lang(prefix) if prefix in Lang._value2member_map_ else None

@@ -1,0 +1,1 @@
+"""Routers for the guardian's private chat."""

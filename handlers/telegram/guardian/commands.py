@@ -1,0 +1,58 @@
+"""`/status`, `/help`, `/cancel` and everything the guardian sends outside a question."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+
+from bot.runtime import Services
+from bot.services.access import Actor
+from bot.services.guardian_status import status_text
+from bot.services.replies import reply
+from bot.texts import Lang
+from handlers.telegram.context import CASE_KEY
+
+
+async def on_status(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
+    text = await status_text(svc, actor.telegram_user_id, lang)
+    await reply(svc, actor, text or svc.texts(lang, "status.none"), purpose="status")
+
+
+async def on_help(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
+    await reply(svc, actor, svc.texts(lang, "help.text"), purpose="help")
+
+
+async def on_cancel(
+    message: Message, state: FSMContext, svc: Services, actor: Actor, lang: Lang
+) -> None:
+    """Leave the current step; answers already given stay in the draft."""
+    if await state.get_state() is None:
+        await reply(svc, actor, svc.texts(lang, "cancel.nothing"), purpose="cancel")
+        return
+    await state.set_state(None)
+    await state.update_data({CASE_KEY: None})
+    await reply(svc, actor, svc.texts(lang, "cancel.done"), purpose="cancel")
+
+
+async def on_stray_text(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
+    await reply(svc, actor, svc.texts(lang, "form.nothing_to_answer"), purpose="stray")
+
+
+async def on_unsupported(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
+    """Stickers, photos, voice, locations, documents outside the form: a polite pointer."""
+    svc.metrics.unexpected_updates.labels("content").inc()
+    await reply(svc, actor, svc.texts(lang, "error.unsupported"), purpose="unsupported")
+
+
+def build_router() -> Router:
+    """A fresh router for each Dispatcher: aiogram attaches a router to one parent only."""
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(on_status, Command("status"))
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_cancel, Command("cancel"))
+    router.message.register(on_stray_text, F.text)
+    router.message.register(on_unsupported)
+    return router

@@ -1,0 +1,67 @@
+"""The kk and ru catalogs say the same things with the same placeholders, and every key
+the code asks for exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.texts import Lang, Texts, placeholders
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_USE = re.compile(
+    r"""(?:texts|\bt)\(\s*[\w.]+,\s*"([a-z_]+\.[a-z_.0-9]+)"|DomainError\(\s*"([a-z_]+\.[a-z_.0-9]+)\""""
+)
+
+
+@pytest.fixture(scope="module")
+def texts() -> Texts:
+    return Texts()
+
+
+def test_catalogs_have_identical_keys(texts: Texts) -> None:
+    kk, ru = texts.catalog(Lang.KK).messages, texts.catalog(Lang.RU).messages
+    assert sorted(set(kk) ^ set(ru)) == []
+
+
+def test_catalogs_have_identical_placeholders(texts: Texts) -> None:
+    kk, ru = texts.catalog(Lang.KK).messages, texts.catalog(Lang.RU).messages
+    differing = {key for key in kk if placeholders(kk[key]) != placeholders(ru[key])}
+    assert differing == set()
+
+
+def test_every_key_used_in_code_exists(texts: Texts) -> None:
+    known = set(texts.catalog(Lang.KK).messages)
+    used: set[str] = set()
+    for package in ("bot", "handlers", "scheduler"):
+        for path in (ROOT / package).rglob("*.py"):
+            for match in KEY_USE.finditer(path.read_text(encoding="utf-8")):
+                used.add(match.group(1) or match.group(2))
+    api_only = {
+        "case.unknown",
+        "signal.conflict",
+        "signal.unknown",
+        "signal.already_decided",
+        "school.bad_bin",
+        "school.unknown",
+    }
+    assert used, "the scan found no keys: the pattern is broken"
+    assert sorted(used - known - api_only) == []
+
+
+def test_placeholder_values_are_escaped(texts: Texts) -> None:
+    rendered = texts(Lang.RU, "form.school_none", query="<b>x</b> & y")
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in rendered
+
+
+def test_official_terms_from_the_glossary_are_used(texts: Texts) -> None:
+    assert "үйде жеке тегін оқыту" in texts(Lang.KK, "help.text").lower()
+    assert "индивидуальное бесплатное обучение на дому" in texts(Lang.RU, "help.text").lower()
+    assert "Дербес деректерді жинауға және өңдеуге келісім" in texts(Lang.KK, "consent.text")
+    assert "Согласие на сбор и обработку персональных данных" in texts(Lang.RU, "consent.text")
+    kk_receipt = texts.catalog(Lang.KK).messages["result.accepted"]
+    ru_refusal = texts.catalog(Lang.RU).messages["result.refused"]
+    assert "Құжаттарды қабылдау туралы қолхат" in kk_receipt
+    assert "Мотивированный отказ в оказании государственной услуги" in ru_refusal
