@@ -77,7 +77,7 @@ async def link_by_contact(
     async with svc.sessions.begin() as session:
         token_row = await _usable_token(session, token, now) if token else None
         guardian = await get_guardian_by_phone(session, svc.cipher, phone) if phone else None
-        check = _check_token(token, token_row, guardian)
+        check = await _check_token(session, token, token_row, guardian)
         if check is TokenCheck.OTHER_PHONE or phone is None:
             outcome = LinkOutcome(0, check)
             await _confirm(session, svc, actor, lang, outcome)
@@ -127,14 +127,18 @@ async def _usable_token(session: AsyncSession, token: str, now: object) -> LinkT
     return result.scalars().first()
 
 
-def _check_token(
-    token: str | None, token_row: LinkToken | None, guardian: Guardian | None
+async def _check_token(
+    session: AsyncSession, token: str | None, token_row: LinkToken | None, guardian: Guardian | None
 ) -> TokenCheck:
+    """A link is valid only for the guardian of its own case: anyone else holding a
+    forwarded link can neither use it nor spend it."""
     if token is None:
         return TokenCheck.NONE
     if token_row is None:
         return TokenCheck.INVALID
-    return TokenCheck.VALID if guardian is not None else TokenCheck.OTHER_PHONE
+    case = await session.get(Case, token_row.case_id) if token_row.case_id else None
+    owns = guardian is not None and case is not None and case.guardian_id == guardian.id
+    return TokenCheck.VALID if owns else TokenCheck.OTHER_PHONE
 
 
 async def _attach_chat(

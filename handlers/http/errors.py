@@ -9,7 +9,7 @@ from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from bot.errors import Conflict, DomainError, NotFound
-from bot.signals import field_errors
+from bot.signals import FieldError, field_errors
 from handlers.http.schemas import ErrorAnswer, ValidationErrorAnswer
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ValidationError as exc:
         return json_answer(ValidationErrorAnswer(errors=field_errors(exc)), 422)
     except DomainError as exc:
-        answer = ErrorAnswer(error=exc.text_key, message=str(exc))
-        return json_answer(answer, _domain_status(exc))
+        status = _domain_status(exc)
+        if status == 422:
+            invalid = FieldError(field="body", message=str(exc))
+            return json_answer(ValidationErrorAnswer(errors=[invalid]), status)
+        return json_answer(ErrorAnswer(error=exc.text_key, message=str(exc)), status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from bot.cases.status import CaseStatus
 from bot.services.decisions import REASON_MAX, REASON_MIN
@@ -57,8 +57,19 @@ class DecisionRequest(BaseModel):
     decision: Literal["accepted", "refused"]
     ground: Annotated[int, Field(ge=1, le=3)] | None = None
     reason: (
-        Annotated[str, StringConstraints(min_length=REASON_MIN, max_length=REASON_MAX)] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=REASON_MIN, max_length=REASON_MAX),
+        ]
+        | None
     ) = None
+
+    @model_validator(mode="after")
+    def _refusal_is_reasoned(self) -> DecisionRequest:
+        """A refusal names one of the three legal grounds and says why (annex 1, item 9)."""
+        if self.decision == "refused" and (self.ground is None or self.reason is None):
+            raise ValueError("a refusal needs `ground` (1, 2 or 3) and `reason`")
+        return self
 
 
 class DecisionAnswer(BaseModel):

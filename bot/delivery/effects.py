@@ -1,0 +1,136 @@
+"""What a delivered or undeliverable message means for its case (the dispatcher's hooks).
+
+They run inside the transaction that marks the outbox row sent or dead, so a case is
+`notified` exactly when its notice reached the guardian, and `forwarded` exactly when
+the school's first inbox took the package.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.status import CaseEvent, CaseStatus
+from bot.cases.timing import next_daytime
+from bot.delivery.outbox import Channel, Kind, OutgoingMessage, SmsPayload, enqueue
+from bot.runtime import Services
+from bot.services.access import guardian_lang
+from bot.services.case_views import case_number
+from bot.services.first_contact import LINK_TOKEN_TTL
+from bot.services.forwarding import staff_language
+from bot.services.lifecycle import apply_event
+from bot.services.messages import text_message
+from storage.models import Case, Guardian, LinkToken, OutboxMessage, School
+from storage.repositories.cases import lock_case
+from storage.repositories.tokens import token_hash
+
+log = logging.getLogger(__name__)
+
+GUARDIAN_KINDS = frozenset({Kind.NOTICE, Kind.REMINDER, Kind.REPLY, Kind.RESULT})
+SCHOOL_KINDS = frozenset({Kind.SCHOOL_PACKAGE, Kind.SCHOOL_REMINDER})
+
+
+class CaseDeliveryEffects:
+    """The real `DeliveryHooks` of the application."""
+
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+
+    async def delivered(
+        self, session: AsyncSession, row: OutboxMessage, message_id: int | None
+    ) -> None:
+        if row.case_id is None or row.kind not in (Kind.NOTICE, Kind.SCHOOL_PACKAGE):
+            return
+        case = await lock_case(session, row.case_id)
+        if case is None:
+            return
+        now = self._svc.clock.now()
+        status = CaseStatus(case.status)
+        if row.kind == Kind.NOTICE and status in (CaseStatus.RECEIVED, CaseStatus.AWAITING_LINK):
+            apply_event(session, case, CaseEvent.NOTICE_SENT, actor="system", now=now)
+            case.notified_at = now
+        elif row.kind == Kind.SCHOOL_PACKAGE and status is CaseStatus.SUBMITTED:
+            apply_event(
+                session,
+                case,
+                CaseEvent.DELIVERED_TO_SCHOOL,
+                actor="system",
+                now=now,
+                details={"channel": row.channel},
+            )
+            case.forwarded_at = now
+
+    async def undeliverable(self, session: AsyncSession, row: OutboxMessage, reason: str) -> None:
+        """A guardian who blocked the bot is marked unreachable and, if possible, gets an
+        SMS with a fresh link; a school inbox that fails is escalated to the authority."""
+        if row.channel == Channel.TELEGRAM and row.kind in GUARDIAN_KINDS:
+            await self._guardian_unreachable(session, row)
+        elif row.kind in SCHOOL_KINDS and row.case_id is not None:
+            await self._escalate(session, row.case_id, reason)
+
+    async def _guardian_unreachable(self, session: AsyncSession, row: OutboxMessage) -> None:
+        svc = self._svc
+        result = await session.execute(
+            select(Guardian).where(Guardian.chat_id == int(row.recipient))
+        )
+        guardian = result.scalars().first()
+        if guardian is None or guardian.unreachable_at is not None:
+            return
+        now = svc.clock.now()
+        guardian.unreachable_at = now
+        log.warning("guardian unreachable in Telegram", extra={"case_id": row.case_id})
+        link = None
+        if row.case_id is not None:
+            token = secrets.token_urlsafe(18)
+            link = svc.bot_profile.deep_link(token)
+            session.add(
+                LinkToken(
+                    token_hash=token_hash(token),
+                    purpose="guardian",
+                    case_id=row.case_id,
+                    expires_at=now + LINK_TOKEN_TTL,
+                    created_at=now,
+                )
+            )
+        if not (svc.settings.SMS_GATEWAY_URL and link and guardian.pd_enc):
+            return
+        phone = svc.cipher.decrypt_json(guardian.pd_enc)["phone"]
+        sms_key = "sms.result" if row.kind == Kind.RESULT else "sms.link"
+        sms = OutgoingMessage(
+            dedupe_key=f"sms_fallback:{row.id}",
+            kind=Kind.SMS_LINK,
+            payload=SmsPayload(
+                phone=phone, text=svc.texts(guardian_lang(guardian), sms_key, link=link)
+            ),
+            case_id=row.case_id,
+            not_before=next_daytime(now),
+        )
+        await enqueue(session, svc.cipher, now, sms)
+
+    async def _escalate(self, session: AsyncSession, case_id: str, reason: str) -> None:
+        svc = self._svc
+        case = await session.get(Case, case_id)
+        school = await session.get(School, case.school_id) if case and case.school_id else None
+        if school is None or school.escalation_chat_id is None:
+            log.error(
+                "school inbox failed and no escalation chat: %s", reason, extra={"case_id": case_id}
+            )
+            return
+        text = svc.texts(
+            staff_language(school),
+            "escalation.undeliverable",
+            case_number=case_number(case_id),
+            school_bin=school.bin,
+            reason=reason[:200],
+        )
+        message = text_message(
+            f"escalation:undeliverable:{case_id}",
+            Kind.ESCALATION,
+            school.escalation_chat_id,
+            text,
+            case_id=case_id,
+        )
+        await enqueue(session, svc.cipher, svc.clock.now(), message)

@@ -1,0 +1,97 @@
+"""Prometheus metrics of one process (own registry, so several apps can share a test run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.status import CaseStatus
+from storage.models import Case, OutboxMessage
+
+SIGNAL_RESULTS = {
+    200: "duplicate",
+    202: "accepted",
+    400: "malformed",
+    401: "unauthorized",
+    409: "conflict",
+    413: "too_large",
+    415: "malformed",
+    422: "invalid",
+}
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.signals = Counter(
+            "homeschool_signals_received", "Health signals by result", ["result"], registry=r
+        )
+        self.update_seconds = Histogram(
+            "homeschool_update_handling_seconds", "Time to handle one Telegram update", registry=r
+        )
+        self.unexpected_updates = Counter(
+            "homeschool_unexpected_updates",
+            "Telegram updates the bot does not handle",
+            ["kind"],
+            registry=r,
+        )
+        self.messages = Counter(
+            "homeschool_messages",
+            "Outgoing messages by channel and result",
+            ["channel", "result"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "homeschool_telegram_429", "429 answers from the Bot API", registry=r
+        )
+        self.cases = Gauge("homeschool_cases", "Cases by status", ["status"], registry=r)
+        self.outbox_backlog = Gauge(
+            "homeschool_outbox_backlog", "Outbox rows waiting to be sent", registry=r
+        )
+        self.outbox_oldest_age = Gauge(
+            "homeschool_outbox_oldest_pending_seconds", "Age of the oldest unsent row", registry=r
+        )
+        self.deadline_breaches = Gauge(
+            "homeschool_deadline_breaches",
+            "Cases whose school answered late or not yet",
+            registry=r,
+        )
+
+    def count_signal(self, status: int) -> None:
+        self.signals.labels(SIGNAL_RESULTS.get(status, "error")).inc()
+
+    def observer(self) -> Callable[[float], None]:
+        return self.update_seconds.observe
+
+    async def refresh(self, session: AsyncSession, now: datetime) -> None:
+        """Read the gauges from the database just before a scrape."""
+        counts = dict(
+            (await session.execute(select(Case.status, func.count()).group_by(Case.status))).all()
+        )
+        for status in CaseStatus:
+            self.cases.labels(status.value).set(counts.get(status.value, 0))
+        waiting = OutboxMessage.status.in_(("pending", "retry", "sending"))
+        backlog, oldest = (
+            await session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(waiting)
+            )
+        ).one()
+        self.outbox_backlog.set(backlog)
+        self.outbox_oldest_age.set((now - oldest).total_seconds() if oldest else 0)
+        late = Case.deadline_at.is_not(None) & (
+            (Case.status == CaseStatus.OVERDUE.value) | (Case.decided_at > Case.deadline_at)
+        )
+        self.deadline_breaches.set(
+            (await session.execute(select(func.count()).where(late))).scalar_one()
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

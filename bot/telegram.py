@@ -1,0 +1,141 @@
+"""The Telegram side of the process: Bot, Dispatcher, routers, polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.fsm_storage import build_fsm_storage
+from bot.runtime import Services
+from bot.texts import Lang
+from handlers.telegram import errors, unexpected
+from handlers.telegram.guardian import commands, consent, form, start
+from handlers.telegram.middlewares import ContextMiddleware, TimingMiddleware
+from handlers.telegram.staff import decisions as staff_decisions
+from handlers.telegram.staff import link as staff_link
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+COMMANDS = ("start", "status", "help", "language", "cancel")
+
+
+def build_bot(svc: Services) -> Bot:
+    """A Bot talking to TELEGRAM_API_URL (Telegram, a local Bot API server, the emulator)."""
+    assert svc.settings.BOT_TOKEN is not None
+    session = AiohttpSession(api=TelegramAPIServer.from_base(svc.settings.TELEGRAM_API_URL))
+    return Bot(
+        svc.settings.BOT_TOKEN.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode="HTML"),
+    )
+
+
+def build_dispatcher(svc: Services) -> Dispatcher:
+    """Routers in priority order; one user's updates run one at a time (event isolation)."""
+    storage = build_fsm_storage(svc.settings, svc.sessions, svc.cipher, svc.clock)
+    isolation: BaseEventIsolation = (
+        storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+    )
+    dp = Dispatcher(storage=storage, events_isolation=isolation, svc=svc)
+    context = ContextMiddleware()
+    timing = TimingMiddleware(svc.metrics.observer())
+    for observer in (dp.message, dp.callback_query):
+        observer.outer_middleware(timing)
+        observer.outer_middleware(context)
+    dp.include_routers(
+        *(
+            module.build_router()
+            for module in (
+                errors,
+                staff_link,
+                staff_decisions,
+                start,
+                consent,
+                form,
+                commands,
+                unexpected,
+            )
+        )
+    )
+    return dp
+
+
+async def publish_commands(bot: Bot, svc: Services) -> None:
+    """The command menu in both languages (Telegram picks by the user's app language)."""
+    scope = BotCommandScopeAllPrivateChats()
+    for lang in Lang:
+        commands_ = [
+            BotCommand(command=c, description=svc.texts(lang, f"cmd.{c}")) for c in COMMANDS
+        ]
+        await bot.set_my_commands(commands_, scope=scope, language_code=lang.value)
+    default = [BotCommand(command=c, description=svc.texts(Lang.RU, f"cmd.{c}")) for c in COMMANDS]
+    await bot.set_my_commands(default, scope=scope)
+
+
+@dataclass
+class TelegramRunner:
+    """Starts and stops the bot in polling or webhook mode."""
+
+    svc: Services
+    bot: Bot
+    dispatcher: Dispatcher
+    _polling: asyncio.Task[None] | None = None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.svc.settings.WEBHOOK_BASE_URL is not None
+
+    def mount_webhook(self, app: web.Application) -> None:
+        """Updates are processed before the 200 answer: a crash never loses an acked update."""
+        secret = self.svc.settings.WEBHOOK_SECRET
+        SimpleRequestHandler(
+            dispatcher=self.dispatcher,
+            bot=self.bot,
+            handle_in_background=False,
+            secret_token=secret.get_secret_value() if secret else None,
+        ).register(app, path=WEBHOOK_PATH)
+
+    async def start(self) -> None:
+        me = await self.bot.get_me()
+        self.svc.bot_profile.username = me.username
+        await publish_commands(self.bot, self.svc)
+        allowed = self.dispatcher.resolve_used_update_types()
+        if self.webhook_mode:
+            secret = self.svc.settings.WEBHOOK_SECRET
+            await self.bot.set_webhook(
+                f"{self.svc.settings.WEBHOOK_BASE_URL}{WEBHOOK_PATH}",
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=allowed,
+            )
+            log.info("Telegram bot @%s: webhook mode", me.username)
+            return
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
+            ),
+            name="telegram-polling",
+        )
+        log.info("Telegram bot @%s: long polling", me.username)
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            await self.dispatcher.stop_polling()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        await self.dispatcher.storage.close()
+        await self.dispatcher.fsm.events_isolation.close()
+        await self.bot.session.close()
