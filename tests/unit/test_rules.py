@@ -1,0 +1,346 @@
+"""Table tests of plain rules: the case state machine, request signatures, settings."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
+from bot.cases.transitions import ALLOWED, TransitionNotAllowed, next_status
+from bot.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
+from bot.signing import MAX_SKEW_S, signature, signature_problem, signed_headers
+
+S = CaseStatus
+E = CaseEvent
+
+# --- state machine ------------------------------------------------------------------------
+
+# DESIGN 5, written out by hand: the table in bot.cases.transitions must say the same.
+EXPECTED_MOVES: dict[tuple[CaseStatus, CaseEvent], CaseStatus] = {
+    (S.RECEIVED, E.NOTICE_SENT): S.NOTIFIED,
+    (S.RECEIVED, E.GUARDIAN_UNLINKED): S.AWAITING_LINK,
+    (S.AWAITING_LINK, E.GUARDIAN_LINKED): S.NOTIFIED,
+    (S.AWAITING_LINK, E.NOTICE_SENT): S.NOTIFIED,
+    (S.AWAITING_LINK, E.NO_ANSWER): S.EXPIRED,
+    (S.NOTIFIED, E.CONSENT_GIVEN): S.CONSENTED,
+    (S.NOTIFIED, E.CONSENT_DECLINED): S.DECLINED,
+    (S.NOTIFIED, E.NO_ANSWER): S.EXPIRED,
+    (S.DECLINED, E.CONSENT_GIVEN): S.CONSENTED,
+    (S.DECLINED, E.NO_ANSWER): S.EXPIRED,
+    (S.CONSENTED, E.CONSENT_DECLINED): S.DECLINED,
+    (S.CONSENTED, E.APPLICATION_CONFIRMED): S.SUBMITTED,
+    (S.CONSENTED, E.NO_ANSWER): S.EXPIRED,
+    (S.SUBMITTED, E.DELIVERED_TO_SCHOOL): S.FORWARDED,
+    (S.SUBMITTED, E.DEADLINE_PASSED): S.OVERDUE,
+    (S.SUBMITTED, E.SCHOOL_ACCEPTED): S.ACCEPTED,
+    (S.SUBMITTED, E.SCHOOL_REFUSED): S.REFUSED,
+    (S.FORWARDED, E.SCHOOL_ACCEPTED): S.ACCEPTED,
+    (S.FORWARDED, E.SCHOOL_REFUSED): S.REFUSED,
+    (S.FORWARDED, E.DEADLINE_PASSED): S.OVERDUE,
+    (S.OVERDUE, E.SCHOOL_ACCEPTED): S.ACCEPTED,
+    (S.OVERDUE, E.SCHOOL_REFUSED): S.REFUSED,
+}
+PRE_DECISION = [
+    S.RECEIVED,
+    S.AWAITING_LINK,
+    S.NOTIFIED,
+    S.CONSENTED,
+    S.DECLINED,
+    S.SUBMITTED,
+    S.FORWARDED,
+    S.OVERDUE,
+]
+TERMINAL = [S.ACCEPTED, S.REFUSED, S.EXPIRED, S.CANCELLED]
+ALL_PAIRS = list(itertools.product(CaseStatus, CaseEvent))
+
+
+def test_transitions_table_is_design_table_plus_revocation() -> None:
+    expected = {**EXPECTED_MOVES, **{(status, E.REVOKED): S.CANCELLED for status in PRE_DECISION}}
+
+    assert dict(ALLOWED) == expected
+
+
+@pytest.mark.parametrize(("status", "event"), ALL_PAIRS, ids=lambda v: str(v))
+def test_transitions_every_pair_moves_or_raises(status: CaseStatus, event: CaseEvent) -> None:
+    if (status, event) in ALLOWED:
+        assert next_status(status, event) is ALLOWED[(status, event)]
+        return
+    with pytest.raises(TransitionNotAllowed) as raised:
+        next_status(status, event)
+    assert (raised.value.current, raised.value.event) == (status, event)
+    assert str(raised.value) == f"{event.value} is not allowed in status {status.value}"
+
+
+@pytest.mark.parametrize("status", TERMINAL)
+@pytest.mark.parametrize("event", list(CaseEvent))
+def test_transitions_terminal_status_accepts_no_event(status: CaseStatus, event: CaseEvent) -> None:
+    with pytest.raises(TransitionNotAllowed):
+        next_status(status, event)
+
+
+def test_transitions_terminal_statuses_are_the_final_ones() -> None:
+    assert set(TERMINAL) == FINAL_STATUSES
+    assert set(PRE_DECISION) | set(TERMINAL) == set(CaseStatus)
+
+
+@pytest.mark.parametrize("status", PRE_DECISION)
+def test_transitions_revocation_before_decision_cancels(status: CaseStatus) -> None:
+    assert next_status(status, E.REVOKED) is S.CANCELLED
+
+
+@pytest.mark.parametrize("status", PRE_DECISION)
+def test_transitions_open_status_has_a_way_out_besides_revocation(status: CaseStatus) -> None:
+    exits = {event for (source, event) in ALLOWED if source is status} - {E.REVOKED}
+
+    assert exits, f"{status} can only be left by revocation"
+
+
+def test_transitions_every_status_reachable_from_received() -> None:
+    reached = {S.RECEIVED}
+    frontier = [S.RECEIVED]
+    while frontier:
+        current = frontier.pop()
+        for (source, _event), target in ALLOWED.items():
+            if source is current and target not in reached:
+                reached.add(target)
+                frontier.append(target)
+
+    assert reached == set(CaseStatus)
+
+
+# --- request signatures -------------------------------------------------------------------
+
+NOW = 1_795_000_000.0
+BODY = b'{"signal_id": "KZ-VKK-2026-000123"}'
+SECRET = b"current"
+TS = str(int(NOW))
+
+
+def test_signature_matches_independent_vector() -> None:
+    # printf '1795000000.{"a":1}' | openssl dgst -sha256 -hmac key
+    expected = "sha256=1bd16f4bb96630234f5d9db1391a58d04079ea2aaf515271f43b4b91dcdfe987"
+
+    assert signature(b"key", "1795000000", b'{"a":1}') == expected
+
+
+@pytest.mark.parametrize(
+    ("secrets", "timestamp", "sig", "body", "expected"),
+    [
+        pytest.param([SECRET], TS, signature(SECRET, TS, BODY), BODY, None, id="valid"),
+        pytest.param(
+            [b"next", SECRET], TS, signature(SECRET, TS, BODY), BODY, None, id="second-secret"
+        ),
+        pytest.param(
+            [SECRET], str(int(NOW) - MAX_SKEW_S), signature(SECRET, str(int(NOW) - 300), BODY),
+            BODY, None, id="edge-of-window",
+        ),
+        pytest.param(
+            [], TS, signature(SECRET, TS, BODY), BODY,
+            "no signal secrets are configured on this server", id="no-secrets",
+        ),
+        pytest.param(
+            [SECRET], None, signature(SECRET, TS, BODY), BODY,
+            "missing X-Signature-Timestamp or X-Signature header", id="no-timestamp",
+        ),
+        pytest.param(
+            [SECRET], TS, None, BODY,
+            "missing X-Signature-Timestamp or X-Signature header", id="no-signature",
+        ),
+        pytest.param(
+            [SECRET], TS, "", BODY,
+            "missing X-Signature-Timestamp or X-Signature header", id="empty-signature",
+        ),
+        pytest.param(
+            [SECRET], "-5", signature(SECRET, "-5", BODY), BODY,
+            "X-Signature-Timestamp must be unix seconds", id="negative-timestamp",
+        ),
+        pytest.param(
+            [SECRET], f"{NOW}", signature(SECRET, f"{NOW}", BODY), BODY,
+            "X-Signature-Timestamp must be unix seconds", id="fractional-timestamp",
+        ),
+        pytest.param(
+            [SECRET], "１７９５００００００", "sha256=00", BODY,
+            "X-Signature-Timestamp must be unix seconds", id="fullwidth-digits",
+        ),
+        pytest.param(
+            [SECRET], str(int(NOW) - 301), signature(SECRET, str(int(NOW) - 301), BODY), BODY,
+            "X-Signature-Timestamp is outside the 300 s window", id="stale",
+        ),
+        pytest.param(
+            [SECRET], str(int(NOW) + 301), signature(SECRET, str(int(NOW) + 301), BODY), BODY,
+            "X-Signature-Timestamp is outside the 300 s window", id="future",
+        ),
+        pytest.param(
+            [SECRET], TS, signature(b"other", TS, BODY), BODY,
+            "signature does not match", id="other-secret",
+        ),
+        pytest.param(
+            [SECRET], TS, signature(SECRET, TS, BODY), BODY + b" ",
+            "signature does not match", id="body-changed",
+        ),
+        pytest.param(
+            [SECRET], TS, signature(SECRET, str(int(NOW) - 1), BODY), BODY,
+            "signature does not match", id="timestamp-changed",
+        ),
+        pytest.param(
+            [SECRET], TS, signature(SECRET, TS, BODY).removeprefix("sha256="), BODY,
+            "signature does not match", id="no-prefix",
+        ),
+        pytest.param(
+            [SECRET], TS, signature(SECRET, TS, BODY).upper(), BODY,
+            "signature does not match", id="upper-case",
+        ),
+    ],
+)  # fmt: skip
+def test_signature_problem_table(
+    secrets: list[bytes], timestamp: str | None, sig: str | None, body: bytes, expected: str | None
+) -> None:
+    assert signature_problem(secrets, timestamp, sig, body, NOW) == expected
+
+
+def test_signature_signed_headers_are_accepted() -> None:
+    headers = signed_headers(SECRET, BODY, NOW + 0.9)
+
+    assert headers["X-Signature-Timestamp"] == TS
+    problem = signature_problem(
+        [SECRET], headers["X-Signature-Timestamp"], headers["X-Signature"], BODY, NOW
+    )
+    assert problem is None
+
+
+def test_signature_absurdly_long_timestamp_is_a_problem_not_a_crash() -> None:
+    problem = signature_problem([SECRET], "9" * 5000, "sha256=00", BODY, NOW)
+
+    assert problem == "X-Signature-Timestamp is outside the 300 s window"
+
+
+# --- settings -----------------------------------------------------------------------------
+
+SETTING_NAMES = [*Settings.model_fields]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No setting in the environment and a working directory without a .env file."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message_part"),
+    [
+        ("DATABASE_URL", "not a url", "cannot parse"),
+        ("DATABASE_URL", "mysql://x", "driver 'mysql' is not supported"),
+        ("DATABASE_URL", "postgresql://db/x", "driver 'postgresql' is not supported"),
+        ("DATA_KEY", "abc", "32 url-safe base64-encoded bytes"),
+        ("DATA_KEY", f"{Fernet.generate_key().decode()},short", "32 url-safe base64"),
+        ("TIMEZONE", "Mars/Olympus_Mons", "unknown time zone"),
+        ("HTTP_PORT", "70000", "less than or equal to 65535"),
+        ("HTTP_PORT", "http", "valid integer"),
+        ("TELEGRAM_API_URL", "api.telegram.org", "http:// or https://"),
+        ("LOG_FORMAT", "xml", "pattern"),
+    ],
+)
+def test_settings_malformed_value_raises_one_line_naming_field(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message_part: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"invalid configuration: {name}: ")
+    assert message_part in message
+
+
+def test_settings_several_problems_reported_on_one_line(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PORT", "70000")
+    monkeypatch.setenv("TIMEZONE", "Nowhere/City")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "HTTP_PORT: " in message and "; TIMEZONE: " in message
+
+
+def test_settings_defaults_without_environment(clean_env: Path) -> None:
+    settings = load_settings()
+
+    assert settings.DATABASE_URL == DEFAULT_DATABASE_URL
+    assert (settings.HTTP_HOST, settings.HTTP_PORT, settings.TIMEZONE) == (
+        "127.0.0.1",
+        8080,
+        "Asia/Almaty",
+    )
+    assert (settings.BOT_TOKEN, settings.DATA_KEY) == (None, None)
+    assert settings.signal_secrets == []
+    assert settings.data_dir == Path("var")
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("BOT_TOKEN", None),
+        ("DATA_KEY", None),
+        ("REDIS_URL", None),
+        ("WEBHOOK_BASE_URL", None),
+        ("DATABASE_URL", DEFAULT_DATABASE_URL),
+        ("HTTP_PORT", 8080),
+        ("TIMEZONE", "Asia/Almaty"),
+        ("TELEGRAM_API_URL", "https://api.telegram.org"),
+        ("TELEGRAM_RATE_PER_S", 30.0),
+        ("LOG_FORMAT", "text"),
+    ],
+)
+def test_settings_empty_env_value_is_unset(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, default: object
+) -> None:
+    monkeypatch.setenv(name, "")
+
+    settings = load_settings()
+
+    assert getattr(settings, name) == default
+
+
+def test_settings_empty_value_in_dotenv_is_unset(clean_env: Path) -> None:
+    (clean_env / ".env").write_text("HTTP_PORT=\nDATA_KEY=\nTIMEZONE=Asia/Oral\n")
+
+    settings = load_settings()
+
+    assert (settings.HTTP_PORT, settings.DATA_KEY, settings.TIMEZONE) == (8080, None, "Asia/Oral")
+
+
+def test_settings_environment_overrides_dotenv(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean_env / ".env").write_text("HTTP_PORT=9000\n")
+    monkeypatch.setenv("HTTP_PORT", "9100")
+
+    assert load_settings().HTTP_PORT == 9100
+
+
+def test_settings_signal_secrets_split_on_commas(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNAL_SECRETS", " old , new ,, ")
+
+    assert load_settings().signal_secrets == [b"old", b"new"]
+
+
+def test_settings_sqlite_data_dir_follows_database_file(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:////srv/bot/state/db.sqlite")
+
+    assert load_settings().data_dir == Path("/srv/bot/state")
