@@ -1,0 +1,110 @@
+"""The guardian's whole story in Kazakh and in Russian, through the real app and emulator.
+
+Both guardians apply at the same time in one process: each chat is paced on its own
+(1 message a second), so two stories cost the time of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bot.services.notices import CONSENT_VERSION
+from tests.conftest import ALMATY
+from tests.e2e.harness import (
+    Stack,
+    audit_events,
+    chat_texts,
+    consent_records,
+    documents,
+    fragment,
+    linked_guardian,
+    load_case,
+    next_document,
+    pdf_words,
+    presses,
+    running_stack,
+    shown,
+    signal_for,
+)
+
+pytestmark = pytest.mark.slow
+
+ADDRESS = {
+    "kk": "Алматы облысы, Қарасай ауданы, Қаскелең қ., Шаһар к-сі, 10",
+    "ru": "Алматинская область, Карасайский район, г. Каскелен, ул. Абая, 10",
+}
+KAZAKH_LETTERS = "әғқңөұүһі"
+
+
+async def apply_in_two_taps(stack: Stack, lang: str) -> str:
+    """A linked guardian agrees, types the address and confirms; returns the PDF text."""
+    user = await linked_guardian(stack, lang)
+    school_bin = await stack.add_school()
+    created = await signal_for(stack, user, school={"bin": school_bin, "grade": 4})
+    case_id = str(created["case_id"])
+    child = created["payload"]["child"]["full_name"]
+
+    notice = await stack.next_message(user.chat_id, shown(stack, lang, "consent.question"))
+    assert child in (notice.text or "")
+    assert shown(stack, lang, "consent.text") in (notice.text or "")
+    taps_before = presses(stack, user)
+    await user.press(shown(stack, lang, "consent.agree_button"))
+    await stack.next_message(user.chat_id, shown(stack, lang, "form.ask_address"))
+    await user.send_text(ADDRESS[lang])
+    summary = await stack.next_message(user.chat_id, fragment(stack, lang, "form.summary"))
+    assert ADDRESS[lang] in (summary.text or "")
+    assert child in (summary.text or "")
+    await user.press(shown(stack, lang, "form.confirm_button"))
+    copy = await next_document(stack, user.chat_id)
+
+    assert presses(stack, user) - taps_before == 2
+    case = await load_case(stack, case_id)
+    assert case.status == "submitted"
+    assert case.deadline_at is not None
+    [record] = await consent_records(stack, case_id)
+    consent_sha = hashlib.sha256(stack.app.svc.texts(lang, "consent.text").encode()).hexdigest()
+    assert (record.choice, record.text_version, record.text_sha256) == (
+        "agree",
+        CONSENT_VERSION,
+        consent_sha,
+    )
+    assert record.telegram_user_id == user.id
+    assert copy.document is not None
+    [document] = await documents(stack, case_id)
+    assert (document.kind, document.language) == ("application", lang)
+    assert document.sha256 == hashlib.sha256(copy.document).hexdigest()
+    events = [e.event for e in await audit_events(stack, case_id)]
+    assert events[:4] == [
+        "signal_received",
+        "notice_sent",
+        "consent_given",
+        "application_confirmed",
+    ]
+
+    deadline = case.deadline_at.astimezone(ALMATY).strftime("%d.%m.%Y %H:%M")
+    assert deadline in (copy.caption or "")
+    await user.send_command("/status")
+    status = await stack.next_message(user.chat_id, fragment(stack, lang, "status.header"))
+    assert shown(stack, lang, "status.deadline", deadline=deadline) in (status.text or "")
+    assert shown(stack, lang, "status.submitted") in (status.text or "")
+    assert shown(stack, lang, "error.generic") not in chat_texts(stack, user.chat_id)
+    text = pdf_words(copy.document)
+    assert ADDRESS[lang] in text
+    assert child in text
+    return text
+
+
+async def test_happy_path_kazakh_and_russian_guardians_apply_in_two_taps(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack:
+        kazakh, russian = await asyncio.gather(
+            apply_in_two_taps(stack, "kk"), apply_in_two_taps(stack, "ru")
+        )
+
+    assert [letter for letter in KAZAKH_LETTERS if letter not in kazakh.lower()] == []
+    assert "Өтініш" in kazakh
+    assert "Заявление" in russian
+    assert "Өтініш" not in russian

@@ -1,0 +1,132 @@
+"""The package to a school's own system: a signed POST to its webhook (DESIGN 4.5)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from bot.emulator import TelegramEmulator
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from storage.models import OutboxMessage
+from tests.e2e.harness import (
+    TOKEN,
+    LoopbackReceiver,
+    MovableClock,
+    ReceivedRequest,
+    Stack,
+    audit_events,
+    consent_records,
+    eventually,
+    load_case,
+    outbox_rows,
+    pdf_words,
+    running_stack_on,
+    submit_case,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.slow
+
+SECRET = "webhook-secret-of-school-40"
+
+
+async def package_row(stack: Stack, case_id: str) -> OutboxMessage:
+    [row] = await outbox_rows(stack, case_id, "school_package")
+    return row
+
+
+async def failures_recorded(stack: Stack, case_id: str, failures: int) -> OutboxMessage | None:
+    row = await package_row(stack, case_id)
+    return row if row.attempts >= failures else None
+
+
+async def test_webhook_gets_a_signed_complete_package_once_after_it_comes_back(
+    tmp_path: Path,
+) -> None:
+    clock = MovableClock()
+    async with (
+        TelegramEmulator(token=TOKEN) as emu,
+        running_stack_on(emu, tmp_path, clock=clock) as stack,
+        LoopbackReceiver(fail_first=2, fail_status=503) as hook,
+    ):
+
+        def verify(request: ReceivedRequest) -> str | None:
+            """What the school's side does: check the signature with its own secret."""
+            headers = request.headers
+            return signature_problem(
+                [SECRET.encode()],
+                headers.get(TIMESTAMP_HEADER),
+                headers.get(SIGNATURE_HEADER),
+                request.body,
+                clock.timestamp(),
+            )
+
+        hook.check = verify
+        school_bin = await stack.add_school(webhook_url=hook.url, webhook_secret=SECRET)
+        case = await submit_case(stack, school_bin)
+
+        for failures in (1, 2):
+            row = await eventually(
+                partial(failures_recorded, stack, case.case_id, failures),
+                what=f"webhook failure {failures} recorded",
+            )
+            assert "HTTP 503" in (row.last_error or "")
+            assert (await load_case(stack, case.case_id)).status == "submitted"
+            # Jump past the longest backoff after `failures` failures (2 s * 2**n * 1.5).
+            clock.advance(timedelta(seconds=4 * 2**failures))
+
+        [delivered] = await hook.wait_delivered()
+        stored = await wait_for_status(stack, case.case_id, "forwarded")
+
+        async def sent() -> OutboxMessage | None:
+            row = await package_row(stack, case.case_id)
+            return row if row.status == "sent" else None
+
+        assert (await eventually(sent, what="package row sent")).attempts == 2
+        await asyncio.sleep(1.5)  # a dispatcher sweep (every second) passes: no repeat
+        assert [r.status for r in hook.requests] == [503, 503, 200]
+        assert delivered.problem is None
+        assert {r.headers["Idempotency-Key"] for r in hook.requests} == {
+            f"package:{case.case_id}:webhook"
+        }
+        assert len({r.body for r in hook.requests}) == 1
+        assert stored.forwarded_at is not None
+        forwarded = [
+            e for e in await audit_events(stack, case.case_id) if e.to_status == "forwarded"
+        ]
+        assert [(e.event, e.details) for e in forwarded] == [
+            ("delivered_to_school", {"channel": "webhook"})
+        ]
+
+        body = delivered.json()
+        assert (body["case_id"], body["school_bin"]) == (case.case_id, school_bin)
+        assert datetime.fromisoformat(body["deadline_at"]) == stored.deadline_at
+        assert datetime.fromisoformat(body["registered_at"]) == stored.registered_at
+        application = body["application"]
+        assert application["child_full_name"] == "Сейтқали Әлихан Нұрланұлы"
+        assert application["child_iin"] == case.signal["child"]["iin"]
+        assert application["guardian_full_name"] == case.signal["guardian"]["full_name"]
+        assert (application["grade"], application["language"]) == (4, "kk")
+        assert "Қаскелең" in application["address"]
+        conclusion = case.signal["conclusion"]
+        assert {k: body["conclusion"][k] for k in ("number", "date", "organization")} == {
+            k: conclusion[k] for k in ("number", "date", "organization")
+        }
+        [consent] = [r for r in await consent_records(stack, case.case_id) if r.choice == "agree"]
+        assert body["consent"] == {
+            "text_version": consent.text_version,
+            "text_sha256": consent.text_sha256,
+            "given_at": consent.created_at.isoformat(),
+            "telegram_user_id": case.guardian.id,
+        }
+        pdf = base64.b64decode(body["application_pdf"]["content_base64"])
+        assert hashlib.sha256(pdf).hexdigest() == body["application_pdf"]["sha256"]
+        assert pdf == case.copy.document
+        assert "Сейтқали Әлихан Нұрланұлы" in pdf_words(pdf)
+        assert body["decision_url"] == f"/api/v1/cases/{case.case_id}/decision"
