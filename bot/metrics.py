@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +26,15 @@ SIGNAL_RESULTS = {
     415: "malformed",
     422: "invalid",
 }
+
+
+class DeliveryCounters(Protocol):
+    """The dispatcher's running totals (bot.delivery.outcomes.DeliveryCounters)."""
+
+    sent: int
+    retried: int
+    rate_limited: int
+    dead: int
 
 
 @dataclass
@@ -65,6 +77,10 @@ class Metrics:
             registry=r,
         )
 
+    def watch_delivery(self, counters: Callable[[], DeliveryCounters]) -> None:
+        """Export the dispatcher's running totals (read at scrape time, never reset)."""
+        self.registry.register(_DeliveryCollector(counters))
+
     def count_signal(self, status: int) -> None:
         self.signals.labels(SIGNAL_RESULTS.get(status, "error")).inc()
 
@@ -95,3 +111,20 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _DeliveryCollector(Collector):
+    def __init__(self, counters: Callable[[], DeliveryCounters]) -> None:
+        self._counters = counters
+
+    def collect(self) -> Iterator[Metric]:
+        current = self._counters()
+        messages = CounterMetricFamily(
+            "homeschool_messages", "Outgoing messages by result", labels=["result"]
+        )
+        for result in ("sent", "retried", "dead"):
+            messages.add_metric([result], getattr(current, result))
+        yield messages
+        yield CounterMetricFamily(
+            "homeschool_telegram_429", "429 answers from the Bot API", value=current.rate_limited
+        )

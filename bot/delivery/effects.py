@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases.status import CaseEvent, CaseStatus
 from bot.cases.timing import next_daytime
 from bot.delivery.outbox import Channel, Kind, OutgoingMessage, SmsPayload, enqueue
+from bot.delivery.senders import Undeliverable
 from bot.runtime import Services
 from bot.services.access import guardian_lang
 from bot.services.case_views import case_number
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 GUARDIAN_KINDS = frozenset({Kind.NOTICE, Kind.REMINDER, Kind.REPLY, Kind.RESULT})
 SCHOOL_KINDS = frozenset({Kind.SCHOOL_PACKAGE, Kind.SCHOOL_REMINDER})
+# Only these mean the person is out of reach; an outage or a bad message does not.
+GONE = frozenset({Undeliverable.BLOCKED, Undeliverable.CHAT_NOT_FOUND})
 
 
 class CaseDeliveryEffects:
@@ -67,7 +70,10 @@ class CaseDeliveryEffects:
         """A guardian who blocked the bot is marked unreachable and, if possible, gets an
         SMS with a fresh link; a school inbox that fails is escalated to the authority."""
         if row.channel == Channel.TELEGRAM and row.kind in GUARDIAN_KINDS:
-            await self._guardian_unreachable(session, row)
+            if reason in GONE:
+                await self._guardian_unreachable(session, row)
+            else:
+                log.error("message to guardian is dead: %s", reason, extra={"case_id": row.case_id})
         elif row.kind in SCHOOL_KINDS and row.case_id is not None:
             await self._escalate(session, row.case_id, reason)
 

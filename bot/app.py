@@ -1,0 +1,131 @@
+"""Assembly and lifecycle: build every long-lived object, run, and close them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.delivery.dispatcher import OutboxDispatcher
+from bot.delivery.effects import CaseDeliveryEffects
+from bot.runtime import Services, session_factory
+from bot.settings import Settings
+from bot.telegram import TelegramRunner, build_bot, build_dispatcher
+from bot.texts import Texts
+from handlers.http.app import build_web_app
+from scheduler.calendar import load_calendar
+from scheduler.setup import build_scheduler
+from storage.crypto import DataCipher, load_or_create_key_file
+from storage.migrate import upgrade_to_head
+from storage.session import create_engine
+
+log = logging.getLogger(__name__)
+
+
+def build_cipher(settings: Settings) -> DataCipher:
+    """Use DATA_KEY, or the generated key of the embedded default."""
+    if settings.DATA_KEY is not None:
+        keys = [k for k in settings.DATA_KEY.get_secret_value().split(",") if k.strip()]
+    else:
+        keys = [load_or_create_key_file(settings.data_dir)]
+    return DataCipher(keys)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """Open the database (migrated to head) and yield the services; dispose on exit."""
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        await upgrade_to_head(engine)
+        wakeup = asyncio.Event()
+        yield Services(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine, wakeup),
+            cipher=build_cipher(settings),
+            clock=clock or Clock(settings.zone),
+            calendar=load_calendar(settings.zone, settings.CALENDAR_OVERRIDES),
+            texts=Texts(),
+            outbox_wakeup=wakeup,
+        )
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    svc: Services
+    port: int
+    telegram: TelegramRunner | None
+    outbox: OutboxDispatcher
+
+
+@asynccontextmanager
+async def run_application(
+    settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[RunningApp]:
+    """Start HTTP API, bot, outbox dispatcher and scheduler; stop them in reverse order.
+
+    `run`, `demo` and the end-to-end tests all go through here, so they exercise the
+    same wiring.
+    """
+    async with AsyncExitStack() as stack:
+        svc = await stack.enter_async_context(open_services(settings, clock))
+        web_app = build_web_app(svc)
+        telegram = None
+        if settings.BOT_TOKEN is not None:
+            bot = build_bot(svc)
+            telegram = TelegramRunner(svc, bot, build_dispatcher(svc))
+            if telegram.webhook_mode:
+                telegram.mount_webhook(web_app)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, settings.HTTP_HOST, settings.HTTP_PORT).start()
+        port = _bound_port(runner)
+        log.info("HTTP API listening on http://%s:%s", settings.HTTP_HOST, port)
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+        outbox = OutboxDispatcher(
+            svc, CaseDeliveryEffects(svc), telegram.bot if telegram else None, http
+        )
+        svc.metrics.watch_delivery(lambda: outbox.counters)
+        outbox.start()
+        stack.push_async_callback(outbox.stop)
+        scheduler = build_scheduler(svc)
+        scheduler.start()
+        stack.callback(scheduler.shutdown, wait=False)
+        if telegram is not None:
+            await telegram.start()
+            stack.push_async_callback(telegram.stop)
+        else:
+            log.info("BOT_TOKEN is not set: serving the HTTP API only, no Telegram bot")
+        yield RunningApp(svc=svc, port=port, telegram=telegram, outbox=outbox)
+        log.info("shutting down")
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run everything until SIGINT/SIGTERM (or `stop`), then close cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with run_application(settings):
+        await stop.wait()
+    log.info("stopped")
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    """The real port, so HTTP_PORT=0 (any free port) is reported usefully."""
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return 0

@@ -1,0 +1,1 @@
+"""Outbound delivery: outbox rows and the dispatcher that sends them."""

@@ -1,0 +1,333 @@
+"""The outbox dispatcher: sends committed outbox rows at Telegram's pace.
+
+One background task per process. It sleeps until a commit that wrote outbox rows sets
+`svc.outbox_wakeup` (the first message leaves at once) or the sweep timer fires (rows
+whose retry time came, rows left `sending` by a crashed process). Due rows are leased
+in a short transaction (`bot.delivery.claims`), then sent outside any transaction:
+a Telegram chat's next message waits for the pacer (`bot.delivery.pacing`) while
+messages to other chats go ahead, and the rows of one chat or school webhook leave one
+at a time in id order. A row that cannot leave within a few seconds (its chat is
+paced, or an earlier message to it failed) is given back with the time it may go, so
+no lease is held while waiting. `bot.delivery.outcomes` sends each row and decides its
+outcome; `bot.delivery.recorder` commits outcomes that finish close together in one
+transaction. `stop()` lets the sends in flight finish and gives queued rows back; a
+crashed process's rows come back when their lease ends.
+
+With PostgreSQL only the replica holding the bot token's advisory lock sends
+(`bot.delivery.leader`); the others stand by and take over when it goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import httpx
+from aiogram import Bot
+
+from bot.delivery.claims import Claim, claim_due, release
+from bot.delivery.leader import SenderLock
+from bot.delivery.outcomes import DeliveryCounters, DeliveryHooks, Hold, RowDelivery
+from bot.delivery.pacing import TelegramPacer
+from bot.delivery.senders import Senders, Undeliverable
+from bot.runtime import Services
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DeliveryCounters", "DeliveryHooks", "OutboxDispatcher", "Undeliverable"]
+
+
+class OutboxDispatcher:
+    """Sends outbox rows; `start()`/`stop()` in the app, `run_until_idle()` in tests."""
+
+    def __init__(
+        self,
+        svc: Services,
+        hooks: DeliveryHooks,
+        bot: Bot | None,
+        http: httpx.AsyncClient,
+        *,
+        batch_size: int = 100,
+        lease_s: float = 60.0,
+        sweep_interval_s: float = 1.0,
+        standby_interval_s: float = 3.0,
+        park_horizon_s: float = 5.0,
+        max_attempts: int = 8,
+        max_in_flight: int = 32,
+        commit_linger_s: float = 0.1,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._svc = svc
+        rate = svc.settings.TELEGRAM_RATE_PER_S
+        self._pacer = TelegramPacer(rate, clock=monotonic)
+        self._rows = RowDelivery(
+            svc,
+            hooks,
+            Senders(svc, bot, http),
+            self._pacer,
+            max_attempts=max_attempts,
+            rng=rng or random.Random(),
+            commit_linger_s=commit_linger_s,
+            on_free=self._wake,
+        )
+        token = svc.settings.BOT_TOKEN
+        self._lock = SenderLock(svc.engine, token.get_secret_value() if token else None)
+        self._target = min(batch_size, max(10, math.ceil(rate * 2)))  # ~2 s of sending
+        self._queue_cap = 4 * self._target
+        self._lease = timedelta(seconds=lease_s)
+        self._sweep_s = sweep_interval_s
+        self._standby_s = standby_interval_s
+        self._horizon_s = park_horizon_s
+        self._max_in_flight = max_in_flight
+        self._monotonic = monotonic
+        self._queue: list[Claim] = []
+        self._in_flight: dict[int, tuple[Claim, asyncio.Task[None]]] = {}
+        self._kick = asyncio.Event()
+        self._want_claim = True
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def counters(self) -> DeliveryCounters:
+        """Sent / retried / rate-limited / dead counts since this dispatcher was made."""
+        return self._rows.counters
+
+    @property
+    def holds_lock(self) -> bool:
+        """Whether this dispatcher is currently the sender for its bot token."""
+        return self._lock.held
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Run in the background until `stop()`."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the sends in flight, give queued rows back, release the lock."""
+        self._stopping = True
+        self._kick.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def run_until_idle(self, timeout: float) -> int:  # noqa: ASYNC109 - test helper
+        """Send everything due now (and what that triggers); return how many were sent.
+
+        Raises TimeoutError when still busy after `timeout` seconds.
+        """
+        before = self.counters.sent
+        self._stopping = False
+        async with asyncio.timeout(timeout):
+            while not await self._lock.acquire():
+                await self._sleep(0.05)
+            try:
+                await self._pump(until_idle=True)
+            finally:
+                await self._lock.release()
+        return self.counters.sent - before
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            if not await self._try_lock():
+                await self._sleep(self._standby_s)
+                continue
+            log.info("outbox dispatcher is now the sender for its bot token")
+            try:
+                await self._pump(until_idle=False)
+            except Exception:
+                log.exception("outbox dispatcher loop failed; it starts again")
+            finally:
+                await self._lock.release()
+
+    async def _try_lock(self) -> bool:
+        try:
+            return await self._lock.acquire()
+        except Exception:
+            log.exception("outbox sender lock could not be taken; standing by")
+            return False
+
+    # -- the loop ----------------------------------------------------------------------
+    async def _pump(self, *, until_idle: bool) -> None:
+        forwarder = asyncio.create_task(self._forward_wakeups())
+        self._want_claim = True
+        next_sweep = self._monotonic() + self._sweep_s
+        try:
+            while not self._stopping:
+                self._kick.clear()
+                if self._svc.outbox_wakeup.is_set():
+                    self._svc.outbox_wakeup.clear()
+                    self._want_claim = True
+                if self._monotonic() >= next_sweep:
+                    next_sweep = self._monotonic() + self._sweep_s
+                    self._want_claim = True
+                    self._pacer.prune()
+                    if not await self._lock.check():
+                        return
+                if self._want_claim and self._needs_rows():
+                    await self._claim()
+                wait = await self._dispatch_ready()
+                if until_idle and not (self._queue or self._in_flight or self._want_claim):
+                    return
+                await self._sleep(min(wait, next_sweep - self._monotonic()))
+        finally:
+            forwarder.cancel()
+            await self._drain()
+
+    async def _forward_wakeups(self) -> None:
+        event = self._svc.outbox_wakeup
+        while True:
+            await event.wait()
+            event.clear()
+            self._want_claim = True
+            self._kick.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        if self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(seconds, 0.0)):
+                await self._kick.wait()
+
+    def _needs_rows(self) -> bool:
+        """Claim more while few chats have rows queued, not while few rows are queued.
+
+        Rows waiting behind an earlier row of their chat cannot go before it, so a
+        queue full of them would starve the bot-wide rate while other chats wait in
+        the table (head-of-line blocking at the claim).
+        """
+        if len(self._queue) >= self._queue_cap:
+            return False
+        heads = {claim.order_key or claim.id for claim in self._queue}
+        return len(heads) <= self._target // 2
+
+    async def _claim(self) -> None:
+        limit = min(self._target, self._queue_cap - len(self._queue))
+        # While Telegram is paused for long, claim only rows of the other channels.
+        paused = self._pacer.global_wait() > self._horizon_s
+        try:
+            async with self._svc.sessions.begin() as session:
+                claims = await claim_due(
+                    session,
+                    now=self._svc.clock.now(),
+                    lease=self._lease,
+                    limit=limit,
+                    exclude_ids=[c.id for c in self._queue] + list(self._in_flight),
+                    channels=("webhook", "sms") if paused else None,
+                )
+        except Exception:
+            log.exception("outbox claim failed; the next sweep tries again")
+            self._want_claim = False
+            return
+        self._want_claim = len(claims) >= limit
+        for claim in claims:
+            hold = self._rows.holds.get(claim.order_key or "")
+            if hold is not None and hold.after_id == claim.id:
+                del self._rows.holds[claim.order_key or ""]
+        self._queue.extend(claims)
+
+    async def _dispatch_ready(self) -> float:
+        """Launch every queued row that may go now; return seconds until the next may.
+
+        Rows are looked at in id order; the first row of each order key is its head,
+        and only heads may go. A head whose chat waits is skipped, so other chats go
+        ahead; one that would wait beyond the horizon is given back (see module doc).
+        """
+        now, db_now = self._monotonic(), self._svc.clock.now()
+        holds = self._prune_holds(db_now)
+        # Waiting for the bot-wide slot (the usual case): no Telegram row can go, and
+        # the next pass with a free slot handles them; skip them cheaply.
+        global_wait = self._pacer.global_wait(now)
+        telegram_waits = 0 < global_wait <= self._horizon_s
+        wait = global_wait if telegram_waits else math.inf
+        busy = set(self._rows.sending)
+        parked: dict[str, datetime] = {}
+        to_release: list[tuple[Claim, datetime]] = []
+        launched: list[tuple[Claim, float]] = []
+        for claim in self._queue:
+            if telegram_waits and claim.chat is not None:
+                continue
+            key = claim.order_key
+            hold = holds.get(key) if key else None
+            if key is not None and (key in parked or (hold and claim.id > hold.after_id)):
+                parked.setdefault(key, hold.until if hold else db_now)
+                to_release.append((claim, parked[key]))
+                continue
+            if key is not None:
+                if key in busy:
+                    continue
+                busy.add(key)
+            if len(self._in_flight) + len(launched) >= self._max_in_flight:
+                break
+            if claim.chat is not None:
+                delay = self._pacer.wait_time(claim.chat, now)
+                if delay > self._horizon_s:  # don't sit on a lease: give it back till then
+                    parked[key or ""] = db_now + timedelta(seconds=delay)
+                    to_release.append((claim, parked[key or ""]))
+                    continue
+                if delay > 0:
+                    wait = min(wait, delay)
+                    continue
+                self._pacer.begin(claim.chat, now)  # RowDelivery calls `end`
+            launched.append((claim, now))
+        gone = {c.id for c, _ in launched} | {c.id for c, _ in to_release}
+        self._queue = [c for c in self._queue if c.id not in gone]
+        for claim, started in launched:
+            self._launch(claim, started)
+        if to_release:
+            await self._release(to_release)
+        return wait
+
+    def _prune_holds(self, db_now: datetime) -> dict[str, Hold]:
+        """Drop holds whose row never came back here (another replica took it)."""
+        holds = self._rows.holds
+        for stale in [k for k, hold in holds.items() if hold.until < db_now - self._lease]:
+            del holds[stale]
+        return holds
+
+    def _wake(self) -> None:
+        self._kick.set()
+
+    def _launch(self, claim: Claim, started: float) -> None:
+        if claim.order_key:
+            self._rows.sending.add(claim.order_key)
+        task = asyncio.create_task(self._rows.deliver(claim, started), name=f"outbox-{claim.id}")
+        self._in_flight[claim.id] = (claim, task)
+        task.add_done_callback(lambda done: self._landed(claim, done))
+
+    def _landed(self, claim: Claim, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(claim.id, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error(
+                "outbox %d: the outcome could not be recorded; retried when its lease ends",
+                claim.id,
+                exc_info=error,
+                extra={"case_id": claim.case_id},
+            )
+        self._kick.set()
+
+    async def _drain(self) -> None:
+        """Wait for the sends in flight; give the queued rows back, due at once."""
+        tasks = [task for _, task in self._in_flight.values()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        queued, self._queue = self._queue, []
+        if queued:
+            await self._release([(claim, self._svc.clock.now()) for claim in queued])
+
+    async def _release(self, pairs: Sequence[tuple[Claim, datetime]]) -> None:
+        try:
+            async with self._svc.sessions.begin() as session:
+                await release(session, pairs)
+        except Exception:
+            log.exception(
+                "outbox: %d rows could not be given back; their leases expire", len(pairs)
+            )
