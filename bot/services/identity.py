@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.identifiers import normalize_kz_mobile
 from bot.cases.status import CaseStatus
-from bot.delivery.outbox import Kind, enqueue
+from bot.delivery.outbox import OUTBOX_DIRTY, Kind, enqueue
 from bot.runtime import Services
 from bot.services.access import Actor
 from bot.services.case_views import case_view
@@ -23,6 +23,7 @@ from storage.models import Case, Guardian, LinkToken
 from storage.repositories.audit import add_audit_event
 from storage.repositories.cases import list_cases_of_guardian
 from storage.repositories.guardians import get_guardian_by_phone, get_guardian_by_telegram
+from storage.repositories.outbox import requeue_dead
 from storage.repositories.schools import get_school
 from storage.repositories.tokens import token_hash
 
@@ -52,6 +53,23 @@ async def known_language(svc: Services, telegram_user_id: int) -> Lang | None:
     if guardian is None or guardian.language not in {lang.value for lang in Lang}:
         return None
     return Lang(guardian.language)
+
+
+async def resume_guardian(svc: Services, actor: Actor) -> int:
+    """A guardian marked unreachable is back (they wrote to us): clear the mark and send
+    again what could not be delivered while they had blocked the bot."""
+    async with svc.sessions.begin() as session:
+        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+        if guardian is None or guardian.unreachable_at is None:
+            return 0
+        guardian.unreachable_at = None
+        guardian.chat_id = actor.chat_id
+        now = svc.clock.now()
+        kinds = [Kind.NOTICE.value, Kind.RESULT.value]
+        resent = await requeue_dead(session, str(actor.chat_id), kinds, now)
+        session.info[OUTBOX_DIRTY] = True
+    log.info("unreachable guardian is back; %d messages sent again", resent)
+    return resent
 
 
 async def remember_language(svc: Services, telegram_user_id: int, lang: Lang) -> None:

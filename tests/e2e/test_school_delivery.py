@@ -148,15 +148,6 @@ async def test_flood_control_is_honoured_and_blocked_chats_are_worked_around(
         assert stats.dead_letters == 3  # the blocked guardian's result, the kicked package
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a known guardian who opens the SMS deep link is not asked for the contact, so "
-        "/start TOKEN never reaches link_by_contact: unreachable_at stays set and the "
-        "dead-lettered result (receipt) is never sent again (handlers/telegram/guardian/"
-        "start.py, bot/services/identity.py)"
-    ),
-)
 async def test_guardian_back_through_the_sms_link_gets_the_missed_receipt(tmp_path: Path) -> None:
     async with (
         LoopbackReceiver() as gateway,

@@ -11,7 +11,7 @@ from bot.callbacks import LangCb
 from bot.runtime import Services
 from bot.services.access import Actor
 from bot.services.guardian_status import status_text
-from bot.services.identity import link_by_contact, remember_language
+from bot.services.identity import link_by_contact, remember_language, resume_guardian
 from bot.services.replies import reply
 from bot.texts import Lang
 from handlers.telegram.context import LANG_KEY, TOKEN_KEY, data_value
@@ -50,6 +50,7 @@ async def on_start(
     if overview is not None and token is None:
         await state.set_state(None)
         await reply(svc, actor, overview, purpose="status")
+        await resume_guardian(svc, actor)
         return
     await state.set_state(Identity.language)
     await reply(
@@ -82,6 +83,7 @@ async def on_language_chosen(
     await remember_language(svc, actor.telegram_user_id, lang)
     if await status_text(svc, actor.telegram_user_id, lang) is not None:
         await reply(svc, actor, svc.texts(lang, "language.chosen"), purpose="language_chosen")
+        await resume_guardian(svc, actor)
         if await state.get_state() in (Identity.language.state, Identity.contact.state):
             await state.set_state(None)
         return
