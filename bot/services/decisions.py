@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from bot.services.messages import document_message, text_message
 from bot.texts import Lang
 from storage.models import Case, Document, Guardian, School
 from storage.repositories.cases import lock_case
+from storage.repositories.documents import add_document
 from storage.repositories.guardians import get_guardian
 from storage.repositories.schools import get_school
 
@@ -76,8 +76,7 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
         number = await _next_registration_number(session, school.id, now)
         lang = guardian_lang(guardian)
         view = case_view(svc.cipher, case, school, lang)
-        receipt = _store_receipt(session, svc, case, view, number, lang, now)
-        await session.flush()
+        receipt = await _store_receipt(session, svc, case, view, number, lang, now)
         apply_event(session, case, CaseEvent.SCHOOL_ACCEPTED, actor=actor.label, now=now)
         case.registration_number = number
         case.decided_at = case.closed_at = now
@@ -182,7 +181,7 @@ async def _next_registration_number(session: AsyncSession, school_id: int, now: 
     return f"{prefix}{sequence:05d}"
 
 
-def _store_receipt(
+async def _store_receipt(
     session: AsyncSession,
     svc: Services,
     case: Case,
@@ -209,16 +208,9 @@ def _store_receipt(
             issued_at=now,
         )
     )
-    document = Document(
-        case_id=case.id,
-        kind="receipt",
-        language=lang.value,
-        content_enc=svc.cipher.encrypt_bytes(pdf),
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        created_at=now,
+    return await add_document(
+        session, svc.cipher, case_id=case.id, kind="receipt", language=lang.value, pdf=pdf, now=now
     )
-    session.add(document)
-    return document
 
 
 async def _tell_guardian(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from bot.services.lifecycle import apply_event
 from bot.services.messages import document_message
 from bot.texts import Lang
 from storage.models import Case, ConsentRecord, Document
+from storage.repositories.documents import add_document
 from storage.repositories.schools import get_school
 
 log = logging.getLogger(__name__)
@@ -117,17 +117,15 @@ async def _store_application_pdf(
             created_at=now,
         )
     )
-    document = Document(
+    return await add_document(
+        session,
+        svc.cipher,
         case_id=case.id,
         kind="application",
         language=lang.value,
-        content_enc=svc.cipher.encrypt_bytes(pdf),
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        created_at=now,
+        pdf=pdf,
+        now=now,
     )
-    session.add(document)
-    await session.flush()
-    return document
 
 
 def _who(actor: Actor) -> str:

@@ -53,25 +53,18 @@ async def on_start(
         await resume_guardian(svc, actor)
         return
     await state.set_state(Identity.language)
-    await reply(
-        svc,
-        actor,
-        svc.texts(lang, "start.choose_language"),
-        purpose="language",
-        buttons=_language_buttons(svc),
-    )
+    await _ask_language(svc, actor, lang)
 
 
 async def on_language_command(
     message: Message, state: FSMContext, svc: Services, actor: Actor, lang: Lang
 ) -> None:
-    await reply(
-        svc,
-        actor,
-        svc.texts(lang, "start.choose_language"),
-        purpose="language",
-        buttons=_language_buttons(svc),
-    )
+    await _ask_language(svc, actor, lang)
+
+
+async def _ask_language(svc: Services, actor: Actor, lang: Lang) -> None:
+    text = svc.texts(lang, "start.choose_language")
+    await reply(svc, actor, text, purpose="language", buttons=_language_buttons(svc))
 
 
 async def on_language_chosen(
