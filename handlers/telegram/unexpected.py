@@ -25,9 +25,8 @@ async def on_channel_post(message: Message, svc: Services) -> None:
 
 
 async def on_inline_query(query: InlineQuery, svc: Services) -> None:
-    """The bot offers nothing inline; an empty answer stops the client's spinner."""
+    """The bot offers nothing inline (inline mode stays off in BotFather): count, ignore."""
     svc.metrics.unexpected_updates.labels("inline_query").inc()
-    await query.answer([], cache_time=3600, is_personal=True)
 
 
 async def on_group_noise(message: Message, svc: Services) -> None:
