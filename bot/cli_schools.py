@@ -12,14 +12,13 @@ from pathlib import Path
 from bot.app import open_services
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services.schools import (
+from bot.services.registry import (
     ImportReport,
     RegistryLine,
-    create_school_invite,
     import_school_registry,
-    issue_school_api_key,
     registry_header_problem,
 )
+from bot.services.schools import create_school_invite, issue_school_api_key
 from bot.services.stats import collect_stats, format_stats
 from bot.settings import Settings
 

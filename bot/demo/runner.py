@@ -37,7 +37,7 @@ from bot.demo.scene import DemoFailed, Scene
 from bot.demo.story import Ending, Guardian, HealthSystem, SchoolStaff, play
 from bot.demo.transcript import Transcript
 from bot.emulator import TelegramEmulator
-from bot.services.schools import RegistryLine, import_school_registry
+from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.texts import Lang
 from scheduler.calendar import load_calendar

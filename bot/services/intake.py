@@ -8,11 +8,10 @@ and an idle server writes a batch of one at once, so nobody waits for a batch to
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,24 +19,18 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
-from bot.cases.timing import next_daytime
-from bot.delivery.outbox import Kind, OutgoingMessage, enqueue
-from bot.errors import Conflict, NotFound
+from bot.cases.status import CaseStatus
+from bot.delivery.outbox import OutgoingMessage, enqueue
+from bot.errors import Conflict
 from bot.runtime import Services
-from bot.services.access import guardian_lang
-from bot.services.case_views import case_number, view_from_data
+from bot.services.case_views import view_from_data
 from bot.services.first_contact import FirstContact, GuardianRef, plan_first_contact
-from bot.services.lifecycle import apply_event
-from bot.services.messages import text_message
 from bot.signals import Guardian as GuardianData
 from bot.signals import VkkSignal, content_digest
 from bot.texts import DEFAULT_LANG, parse_lang
 from storage.crypto import DataCipher
 from storage.models import AuditEvent, Case, Guardian, LinkToken, School
 from storage.repositories.audit import audit_row
-from storage.repositories.cases import get_case, get_case_by_signal, lock_case
-from storage.repositories.guardians import get_guardian
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +43,6 @@ class IntakeResult:
     case_id: str
     status: CaseStatus
     duplicate: bool
-
-
-@dataclass(frozen=True)
-class CaseTimeline:
-    """What a peer system may know about a case: status and times, no personal data."""
-
-    case_id: str
-    status: CaseStatus
-    times: dict[str, datetime | None]
 
 
 async def accept_signal(svc: Services, signal: VkkSignal) -> IntakeResult:
@@ -319,121 +303,3 @@ def case_personal_data(signal: VkkSignal) -> dict[str, Any]:
         "guardian": {"full_name": signal.guardian.full_name, "iin": signal.guardian.iin},
         "conclusion": signal.conclusion.model_dump(mode="json"),
     }
-
-
-def read_case_personal_data(cipher: DataCipher, case: Case) -> dict[str, Any] | None:
-    """Decrypt a case's personal data; None once the retention purge has removed it."""
-    return cipher.decrypt_json(case.pd_enc) if case.pd_enc else None
-
-
-class SignalIntake:
-    """Queues signals from concurrent requests and stores them in group commits."""
-
-    def __init__(self, svc: Services) -> None:
-        self._svc = svc
-        self._queue: asyncio.Queue[tuple[VkkSignal, asyncio.Future[IntakeResult]]] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_forever(), name="signal-intake")
-
-    async def stop(self) -> None:
-        """Finish what is queued (those requests are waiting for an answer), then stop."""
-        if self._writer is None:
-            return
-        await self._queue.join()
-        self._writer.cancel()
-        await asyncio.gather(self._writer, return_exceptions=True)
-        self._writer = None
-
-    async def submit(self, signal: VkkSignal) -> IntakeResult:
-        if self._writer is None:
-            return await accept_signal(self._svc, signal)
-        future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put((signal, future))
-        return await future
-
-    async def _write_forever(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    async def _write(self, batch: list[tuple[VkkSignal, asyncio.Future[IntakeResult]]]) -> None:
-        try:
-            results = await accept_signals(self._svc, [signal for signal, _ in batch])
-        except Exception as exc:
-            log.exception("storing a batch of %d signals failed", len(batch))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-
-async def revoke_signal(svc: Services, signal_id: str) -> IntakeResult:
-    """Cancel the case of a withdrawn conclusion, unless it is already closed.
-
-    Revoking twice answers like the first time, so the health system can retry safely.
-    """
-    async with svc.sessions.begin() as session:
-        found = await get_case_by_signal(session, signal_id)
-        case = await lock_case(session, found.id) if found else None
-        if case is None:
-            raise NotFound("signal.unknown", f"no case for signal {signal_id}")
-        status = CaseStatus(case.status)
-        if status is CaseStatus.CANCELLED:
-            return IntakeResult(case.id, status, duplicate=True)
-        if status in FINAL_STATUSES:
-            raise Conflict("signal.already_decided", f"the case is already {status.value}")
-        now = svc.clock.now()
-        new = apply_event(session, case, CaseEvent.REVOKED, actor=HEALTH_SYSTEM, now=now)
-        case.closed_at = now
-        await _tell_guardian_cancelled(session, svc, case, now)
-        return IntakeResult(case.id, new, duplicate=False)
-
-
-async def _tell_guardian_cancelled(
-    session: AsyncSession, svc: Services, case: Case, now: datetime
-) -> None:
-    """A guardian who already heard about the case learns it was withdrawn (in daytime)."""
-    guardian = await get_guardian(session, case.guardian_id)
-    if guardian is None or guardian.chat_id is None or case.notified_at is None:
-        return
-    text = svc.texts(guardian_lang(guardian), "result.cancelled", case_number=case_number(case.id))
-    message = text_message(
-        f"cancelled:{case.id}", Kind.RESULT, guardian.chat_id, text, case_id=case.id
-    )
-    await enqueue(session, svc.cipher, now, replace(message, not_before=next_daytime(now)))
-
-
-async def case_timeline(svc: Services, case_id: str) -> CaseTimeline:
-    """Status and milestones of one case for the health system."""
-    async with svc.sessions() as session:
-        case = await get_case(session, case_id)
-    if case is None:
-        raise NotFound("case.unknown", f"no case {case_id}")
-    times = {
-        "created_at": case.created_at,
-        "updated_at": case.updated_at,
-        "notified_at": case.notified_at,
-        "consented_at": case.consented_at,
-        "submitted_at": case.submitted_at,
-        "registered_at": case.registered_at,
-        "deadline_at": case.deadline_at,
-        "forwarded_at": case.forwarded_at,
-        "decided_at": case.decided_at,
-        "closed_at": case.closed_at,
-    }
-    return CaseTimeline(case.id, CaseStatus(case.status), times)

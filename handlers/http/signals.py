@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.services.intake import case_timeline, revoke_signal
+from bot.services.revocation import case_timeline, revoke_signal
 from bot.signals import VkkSignal
 from handlers.http.auth import require_signature
 from handlers.http.bodies import model_response, parse_json, read_limited_body

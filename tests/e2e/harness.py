@@ -26,7 +26,7 @@ from sqlalchemy import select
 from bot.app import RunningApp, run_application
 from bot.clock import ShiftedClock
 from bot.emulator import CallbackAnswer, SentMessage, TelegramEmulator, UserHandle
-from bot.services.schools import RegistryLine, import_school_registry
+from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.texts import Lang
 from storage.models import AuditEvent, Case, ConsentRecord, Document, OutboxMessage

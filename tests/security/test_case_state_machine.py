@@ -47,7 +47,7 @@ from bot.runtime import Services, session_factory
 from bot.services import consent, decisions, staff, submission
 from bot.services.access import Actor
 from bot.services.application import answer_address
-from bot.services.intake import revoke_signal
+from bot.services.revocation import revoke_signal
 from scheduler.calendar import load_calendar
 from scheduler.jobs.expire_cases import run_expire_cases
 from scheduler.jobs.guardian_reminders import run_guardian_reminders

@@ -26,7 +26,7 @@ from bot.runtime import Services
 from bot.services import consent, decisions, submission
 from bot.services.application import answer_address
 from bot.services.case_views import case_view
-from bot.services.intake import revoke_signal
+from bot.services.revocation import revoke_signal
 from bot.services.stats import Stats, collect_stats
 from bot.texts import Lang
 from scheduler.jobs.purge_personal_data import run_purge_personal_data

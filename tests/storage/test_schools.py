@@ -19,12 +19,11 @@ from bot.cli_schools import RegistryFileError, import_summary, read_registry
 from bot.clock import FrozenClock
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services
+from bot.services.registry import ImportReport, import_school_registry
 from bot.services.schools import (
-    ImportReport,
     LinkOutcome,
     LinkResult,
     create_school_invite,
-    import_school_registry,
     issue_school_api_key,
     link_staff_chat,
 )
