@@ -168,7 +168,8 @@ async def run(signals: int, rate: float) -> None:
         child.stdin.close()
         await child.wait()
     notice_at: dict[int, float] = {}
-    for chat, at in stats["sent"]:  # type: ignore[attr-defined]
+    for raw_chat, at in stats["sent"]:  # type: ignore[attr-defined]
+        chat = int(raw_chat)  # form-encoded by aiogram: a string
         if chat in accepted_at and at >= accepted_at[chat] and chat not in notice_at:
             notice_at[chat] = at
     latencies = sorted(notice_at[c] - accepted_at[c] for c in notice_at)

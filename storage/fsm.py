@@ -175,4 +175,4 @@ class SqlStorage(BaseStorage):
             if on_conflict is None:
                 return lite.on_conflict_do_nothing(index_elements=[FsmRecord.key])
             return lite.on_conflict_do_update(index_elements=[FsmRecord.key], set_=on_conflict)
-        raise NotImplementedError(f"no FSM upsert for the {dialect!r} dialect")
+        raise ValueError(f"FSM storage supports SQLite and PostgreSQL, not {dialect!r}")
