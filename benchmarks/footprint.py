@@ -38,7 +38,7 @@ from bot.app import open_services
 from bot.services.intake import accept_signals
 from bot.settings import Settings
 from bot.signals import VkkSignal
-from tests.factories import make_bin, make_iin
+from tests.factories import make_bin, make_iin, signal_payload
 
 SECRET = "bench-secret"
 BATCH = 500
@@ -109,32 +109,15 @@ def app_env(folder: Path, port: int, data_key: str) -> dict[str, str]:
 
 
 def make_signal(n: int) -> VkkSignal:
+    """Signal `n` of the fill: unique ids, IINs and phones; 50 schools."""
     birth = date(2012, 1, 1) + timedelta(days=n // 9000)
-    return VkkSignal.model_validate(
-        {
-            "signal_id": f"KZ-VKK-BENCH-{n:07d}",
-            "issued_at": "2026-11-24T10:15:00+05:00",
-            "conclusion": {
-                "number": f"{1000 + n}",
-                "date": "2026-11-24",
-                "valid_until": "2027-05-31",
-                "recommendation": "home_schooling",
-                "organization": "Городская детская поликлиника №2",
-                "summary": "Рекомендовано индивидуальное обучение на дому",
-            },
-            "child": {
-                "iin": make_iin(birth, serial=n % 9000),
-                "full_name": "Сейтқали Әлихан Нұрланұлы",
-                "birth_date": birth.isoformat(),
-            },
-            "guardian": {
-                "iin": None,
-                "full_name": "Сейтқали Айгүл Маратқызы",
-                "phone": f"+7701{n:07d}",
-            },
-            "school": {"bin": make_bin(n % 50), "grade": 4},
-        }
+    payload = signal_payload(
+        signal_id=f"KZ-VKK-BENCH-{n:07d}",
+        child={"iin": make_iin(birth, serial=n % 9000), "birth_date": birth.isoformat()},
+        guardian={"iin": None, "phone": f"+7701{n:07d}"},
+        school={"bin": make_bin(n % 50), "grade": 4},
     )
+    return VkkSignal.model_validate(payload)
 
 
 async def fill(folder: Path, data_key: str, cases: int) -> float:

@@ -65,7 +65,7 @@ def bin_problem(bin_: str) -> str | None:
 
 
 def normalize_kz_mobile(raw: str) -> str | None:
-    """Return a Kazakh mobile number as E.164 (+77XXXXXXXXX), or None if it is not one.
+    """Return a Kazakh mobile number in E.164 (e.g. +77011234567), or None if it is not one.
 
     Accepts the spellings people and systems actually use: +7 701 123 45 67,
     8 (701) 123-45-67, 77011234567, 7011234567.
