@@ -12,6 +12,7 @@ from bot.app import open_services, serve
 from bot.cli_schools import SCHOOL_COMMANDS, add_school_commands, run_school_command
 from bot.demo import add_demo_command, run_demo_command
 from bot.logs import setup_logging
+from bot.services.rekey import rekey_personal_data
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -24,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="HTTP API + bot + scheduler + dispatcher in one process")
     commands.add_parser("migrate", help="bring the database to the latest schema")
     commands.add_parser("keygen", help="print a new DATA_KEY value")
+    commands.add_parser(
+        "rekey", help="re-encrypt stored personal data under the first DATA_KEY key"
+    )
     add_school_commands(commands)
     add_demo_command(commands)
     return parser
@@ -33,6 +37,25 @@ async def _migrate(settings: Settings) -> None:
     async with open_services(settings):
         pass
     print("database is at the latest schema")  # noqa: T201
+
+
+async def _rekey(settings: Settings) -> int:
+    async with open_services(settings) as svc:
+        report = await rekey_personal_data(svc)
+    tables = ", ".join(f"{name} {n}" for name, n in sorted(report.rewritten.items()))
+    print(f"re-encrypted {report.rewritten.total()} rows under the first key ({tables or 'none'})")  # noqa: T201
+    if report.changed_meanwhile:
+        print(f"{report.changed_meanwhile.total()} rows were rewritten by the service meanwhile")  # noqa: T201
+    if report.undecryptable:
+        lost = ", ".join(f"{name} {n}" for name, n in sorted(report.undecryptable.items()))
+        print(  # noqa: T201
+            f"homeschool-bot: {report.undecryptable.total()} rows need a key that is not in "
+            f"DATA_KEY ({lost}); keep every old key until they are resolved",
+            file=sys.stderr,
+        )
+        return 1
+    print("no stored data needs the other DATA_KEY keys any more; they can be removed")  # noqa: T201
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,4 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(settings))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
+    elif args.command == "rekey":
+        return asyncio.run(_rekey(settings))
     return 0

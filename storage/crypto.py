@@ -82,8 +82,11 @@ class DataCipher:
         return [hmac.new(key, data, hashlib.sha256).hexdigest() for key in self._index_keys]
 
     def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt a token under the current key (used by key rotation)."""
-        return self._fernet.rotate(token)
+        """Re-encrypt a token under the current key (`homeschool-bot rekey`)."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken:
+            raise UndecryptableData("personal data cannot be decrypted with DATA_KEY") from None
 
 
 def load_or_create_key_file(folder: Path) -> str:
