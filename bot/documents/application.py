@@ -7,8 +7,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from bot.documents.common import COMMON, conclusion_reference
-from bot.documents.layout import Lang, OfficialPdf
-from bot.documents.text import format_date, format_datetime, join_present, or_blank
+from bot.documents.text import Lang, format_date, format_datetime, join_present, or_blank
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,8 @@ def _request(data: ApplicationData, texts: ApplicationTexts) -> str:
 
 def render_application(data: ApplicationData) -> bytes:
     """Render the guardian's application (annex 2 of order No. 223) as PDF bytes."""
+    from bot.documents.layout import OfficialPdf  # fpdf on first use: see bot.documents
+
     texts = TEXTS[data.language]
     common = COMMON[data.language]
     pdf = OfficialPdf(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.documents.layout import Lang
-from bot.documents.text import format_date, or_blank
+from bot.documents.text import Lang, format_date, or_blank
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import font_roboto  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
 
-from bot.documents.text import clean_text, format_datetime
-
-Lang = Literal["kk", "ru"]
+from bot.documents.text import Lang, clean_text, format_datetime
 
 FONT_FAMILY = "roboto"
 FONT_FILES: dict[str, str] = {

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.documents.common import conclusion_reference
-from bot.documents.layout import Lang, OfficialPdf
-from bot.documents.text import format_datetime, or_blank
+from bot.documents.text import Lang, format_datetime, or_blank
 
 SERVICE_TERM_WORKING_DAYS = 2
 """Term of the service, annex 1 item 3 of order No. 223."""
@@ -101,6 +100,8 @@ TEXTS: dict[Lang, ReceiptTexts] = {
 
 def render_receipt(data: ReceiptData) -> bytes:
     """Render the school's receipt of acceptance of documents as PDF bytes."""
+    from bot.documents.layout import OfficialPdf  # fpdf on first use: see bot.documents
+
     texts = TEXTS[data.language]
     pdf = OfficialPdf(
         language=data.language,

@@ -6,7 +6,10 @@ import re
 import unicodedata
 from collections.abc import Container, Iterable
 from datetime import date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+Lang = Literal["kk", "ru"]
 
 REPLACEMENT = "\ufffd"
 """Shown instead of characters the embedded font cannot draw (emoji and the like)."""
