@@ -125,12 +125,13 @@ class CaseDeliveryEffects:
                 "school inbox failed and no escalation chat: %s", reason, extra={"case_id": case_id}
             )
             return
+        lang = staff_language(school)
         text = svc.texts(
-            staff_language(school),
+            lang,
             "escalation.undeliverable",
             case_number=case_number(case_id),
             school_bin=school.bin,
-            reason=reason[:200],
+            reason=svc.texts(lang, f"undeliverable.{reason}"),
         )
         message = text_message(
             f"escalation:undeliverable:{case_id}",

@@ -87,6 +87,7 @@ async def check_kicked_inbox(stack: Stack, case: SubmittedCase, authority_chat: 
     alert = await stack.next_message(authority_chat, "жеткізу мүмкін болмады")
     assert case_number(case.case_id) in (alert.text or "")
     assert case.signal["school"]["bin"] in (alert.text or "")
+    assert stack.app.svc.texts("kk", "undeliverable.blocked") in (alert.text or "")
     rows = await outbox_rows(stack, case.case_id, "school_package")
     assert [r.status for r in rows] == ["dead", "dead"]
     assert all("Forbidden" in (r.last_error or "") for r in rows)

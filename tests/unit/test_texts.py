@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.delivery.senders import Undeliverable
 from bot.texts import Lang, Texts, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +66,14 @@ def test_official_terms_from_the_glossary_are_used(texts: Texts) -> None:
     ru_refusal = texts.catalog(Lang.RU).messages["result.refused"]
     assert "Құжаттарды қабылдау туралы қолхат" in kk_receipt
     assert "Мотивированный отказ в оказании государственной услуги" in ru_refusal
+
+
+def test_every_undeliverable_reason_is_explained_in_both_languages(texts: Texts) -> None:
+    """Escalations name the reason in words (`undeliverable.<reason>`), not a code."""
+    for lang in Lang:
+        missing = [
+            reason.value
+            for reason in Undeliverable
+            if f"undeliverable.{reason.value}" not in texts.catalog(lang).messages
+        ]
+        assert missing == [], lang
