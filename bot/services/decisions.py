@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from bot.services.case_views import CaseView, case_view
 from bot.services.lifecycle import apply_event
 from bot.services.messages import document_message, text_message
 from bot.texts import Lang
-from storage.models import Case, Document, Guardian, School
+from storage.models import Case, Guardian, School
 from storage.repositories.cases import lock_case
 from storage.repositories.documents import add_document
 from storage.repositories.guardians import get_guardian
-from storage.repositories.schools import get_school
+from storage.repositories.schools import get_school, lock_school
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +71,37 @@ async def accept(svc: Services, case_id: str, actor: SchoolActor) -> DecisionRes
 
 
 async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> DecisionResult:
+    """Reserve the registration number, render the receipt, then record the decision.
+
+    The PDF is rendered between two short transactions, in a worker thread, so neither
+    the database nor the event loop waits for it (see `submission.confirm`). The number
+    is reserved on the case in the first one, so decisions of one school rendering at
+    the same time never draw the same number, and a retry reuses it.
+    """
     async with svc.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
         now = svc.clock.now()
-        number = await _next_registration_number(session, school.id, now)
+        if case.registration_number is None:
+            case.registration_number = await _next_registration_number(session, school.id, now)
+        number = case.registration_number
         lang = guardian_lang(guardian)
+        data = _receipt_data(
+            svc, case, case_view(svc.cipher, case, school, lang), lang, number, now
+        )
+    pdf = await asyncio.to_thread(render_receipt, data)
+    async with svc.sessions.begin() as session:
+        case, school, guardian = await _lock_for_decision(session, case_id, actor)
         view = case_view(svc.cipher, case, school, lang)
-        receipt = await _store_receipt(session, svc, case, view, number, lang, now)
+        receipt = await add_document(
+            session,
+            svc.cipher,
+            case_id=case.id,
+            kind="receipt",
+            language=lang.value,
+            pdf=pdf,
+            now=now,
+        )
         apply_event(session, case, CaseEvent.SCHOOL_ACCEPTED, actor=actor.label, now=now)
-        case.registration_number = number
         case.decided_at = case.closed_at = now
         caption = svc.texts(
             lang,
@@ -128,6 +151,7 @@ async def refuse(
             details={"ground": ground},
         )
         case.refusal_ground = ground
+        case.registration_number = None  # reserved by an acceptance that did not finish
         case.refusal_reason_enc = svc.cipher.encrypt_text(reason)
         case.decided_at = case.closed_at = now
         text = svc.texts(
@@ -169,7 +193,12 @@ async def _lock_for_decision(
 
 
 async def _next_registration_number(session: AsyncSession, school_id: int, now: datetime) -> str:
-    """`YYYY/NNNNN`, counting this school's receipts of the year; races end in a retry."""
+    """`YYYY/NNNNN`, counting this school's receipts of the year.
+
+    The school row is locked first, so concurrent acceptances at one school take their
+    numbers one after another instead of colliding on the unique constraint.
+    """
+    await lock_school(session, school_id)
     prefix = f"{now.year}/"
     result = await session.execute(
         select(func.max(Case.registration_number)).where(
@@ -181,35 +210,24 @@ async def _next_registration_number(session: AsyncSession, school_id: int, now: 
     return f"{prefix}{sequence:05d}"
 
 
-async def _store_receipt(
-    session: AsyncSession,
-    svc: Services,
-    case: Case,
-    view: CaseView,
-    number: str,
-    lang: Lang,
-    now: datetime,
-) -> Document:
+def _receipt_data(
+    svc: Services, case: Case, view: CaseView, lang: Lang, number: str, now: datetime
+) -> ReceiptData:
     assert case.registered_at is not None and case.deadline_at is not None
     zone = svc.settings.zone
-    pdf = render_receipt(
-        ReceiptData(
-            case_number=view.number,
-            language=lang.value,
-            school_name=view.school or "",
-            registration_number=number,
-            registered_at=case.registered_at.astimezone(zone),
-            deadline_at=case.deadline_at.astimezone(zone),
-            guardian_full_name=view.guardian_name,
-            child_full_name=view.child_name,
-            conclusion_number=view.conclusion_number,
-            conclusion_date=view.conclusion_date,
-            conclusion_organization=view.conclusion_organization,
-            issued_at=now,
-        )
-    )
-    return await add_document(
-        session, svc.cipher, case_id=case.id, kind="receipt", language=lang.value, pdf=pdf, now=now
+    return ReceiptData(
+        case_number=view.number,
+        language=lang.value,
+        school_name=view.school or "",
+        registration_number=number,
+        registered_at=case.registered_at.astimezone(zone),
+        deadline_at=case.deadline_at.astimezone(zone),
+        guardian_full_name=view.guardian_name,
+        child_full_name=view.child_name,
+        conclusion_number=view.conclusion_number,
+        conclusion_date=view.conclusion_date,
+        conclusion_organization=view.conclusion_organization,
+        issued_at=now,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,7 +22,7 @@ from bot.services.forwarding import forward_package
 from bot.services.lifecycle import apply_event
 from bot.services.messages import document_message
 from bot.texts import Lang
-from storage.models import Case, ConsentRecord, Document
+from storage.models import Case, ConsentRecord
 from storage.repositories.documents import add_document
 from storage.repositories.schools import get_school
 
@@ -31,22 +33,47 @@ def format_moment(moment: datetime, svc: Services) -> str:
     return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What the PDF is rendered from, and what must not change before it is stored."""
+
+    data: ApplicationData
+    basis: tuple[object, ...]
+    now: datetime
+
+
 async def confirm(svc: Services, actor: Actor, case_id: str) -> Step | None:
     """Submit the application; returns the step to ask instead if something is missing.
 
     Registration time and the 2-working-day deadline follow the order's schedule: an
     application confirmed at night or on a holiday counts from the next working day.
+    The PDF takes a good tenth of a second to render, so it is made between two short
+    transactions, in a worker thread: with SQLite the one connection, and in any case
+    the event loop, would otherwise wait for it and every other guardian with them.
     """
+    prepared = await _prepare(svc, actor, case_id)
+    if isinstance(prepared, Step):
+        return prepared
+    pdf = await asyncio.to_thread(render_application, prepared.data)
+    now = prepared.now
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
         application, draft = await load_draft(session, svc, case.id)
-        if missing_step(case, draft) is not Step.SUMMARY:
-            return await ask_next(session, svc, case, guardian, actor)
+        consent = await _latest_consent(session, case.id)
+        if _basis(case, draft, consent) != prepared.basis:
+            raise DomainError("error.stale_button", "application changed while rendering")
         lang = guardian_lang(guardian)
         school = await get_school(session, case.school_id) if case.school_id else None
         view = case_view(svc.cipher, case, school, lang)
-        now = svc.clock.now()
-        document = await _store_application_pdf(session, svc, case, view, draft, lang, now)
+        document = await add_document(
+            session,
+            svc.cipher,
+            case_id=case.id,
+            kind="application",
+            language=lang.value,
+            pdf=pdf,
+            now=now,
+        )
         apply_event(session, case, CaseEvent.APPLICATION_CONFIRMED, actor=_who(actor), now=now)
         case.submitted_at = now
         case.registered_at = svc.calendar.registration_time(now)
@@ -75,56 +102,68 @@ async def confirm(svc: Services, actor: Actor, case_id: str) -> Step | None:
     return None
 
 
-async def _store_application_pdf(
-    session: AsyncSession,
-    svc: Services,
-    case: Case,
-    view: CaseView,
-    draft: Draft,
-    lang: Lang,
-    now: datetime,
-) -> Document:
+async def _prepare(svc: Services, actor: Actor, case_id: str) -> _Prepared | Step:
+    """Check the application is complete and gather what it says; or ask what is missing."""
+    async with svc.sessions.begin() as session:
+        case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
+        _, draft = await load_draft(session, svc, case.id)
+        if missing_step(case, draft) is not Step.SUMMARY:
+            return await ask_next(session, svc, case, guardian, actor)
+        consent = await _latest_consent(session, case.id)
+        lang = guardian_lang(guardian)
+        school = await get_school(session, case.school_id) if case.school_id else None
+        view = case_view(svc.cipher, case, school, lang)
+        if consent is None or view.grade is None:
+            raise DomainError("error.stale_button", "no consent or grade")
+        now = svc.clock.now()
+        data = _application_data(svc, view, draft, lang, consent, now)
+        return _Prepared(data, _basis(case, draft, consent), now)
+
+
+def _basis(case: Case, draft: Draft, consent: ConsentRecord | None) -> tuple[object, ...]:
+    return (case.school_id, case.grade, draft.to_json(), consent.id if consent else None)
+
+
+async def _latest_consent(session: AsyncSession, case_id: str) -> ConsentRecord | None:
     consent = await session.execute(
         select(ConsentRecord)
-        .where(ConsentRecord.case_id == case.id, ConsentRecord.choice == "agree")
+        .where(ConsentRecord.case_id == case_id, ConsentRecord.choice == "agree")
         .order_by(ConsentRecord.id.desc())
         .limit(1)
     )
-    record = consent.scalars().first()
-    if record is None or view.grade is None:
-        raise DomainError("error.stale_button", "no consent or grade")
-    pdf = render_application(
-        ApplicationData(
-            case_number=view.number,
-            language=lang.value,
-            authority_name=view.authority or "",
-            guardian_full_name=view.guardian_name,
-            child_full_name=view.child_name,
-            child_sex="m" if int(view.child_iin[6]) % 2 else "f",
-            child_birth_date=view.child_birth_date,
-            locality=draft.address or "",
-            district="",
-            city="",
-            region="",
-            grade=view.grade,
-            school_name=view.school or "",
-            conclusion_number=view.conclusion_number,
-            conclusion_date=view.conclusion_date,
-            conclusion_organization=view.conclusion_organization,
-            note=draft.note or "",
-            consent_at=record.created_at.astimezone(svc.settings.zone),
-            consent_version=record.text_version,
-            created_at=now,
-        )
-    )
-    return await add_document(
-        session,
-        svc.cipher,
-        case_id=case.id,
-        kind="application",
+    return consent.scalars().first()
+
+
+def _application_data(
+    svc: Services,
+    view: CaseView,
+    draft: Draft,
+    lang: Lang,
+    consent: ConsentRecord,
+    now: datetime,
+) -> ApplicationData:
+    assert view.grade is not None
+    return ApplicationData(
+        case_number=view.number,
         language=lang.value,
-        pdf=pdf,
-        now=now,
+        authority_name=view.authority or "",
+        guardian_full_name=view.guardian_name,
+        child_full_name=view.child_name,
+        child_sex="m" if int(view.child_iin[6]) % 2 else "f",
+        child_birth_date=view.child_birth_date,
+        locality=draft.address or "",
+        district="",
+        city="",
+        region="",
+        grade=view.grade,
+        school_name=view.school or "",
+        conclusion_number=view.conclusion_number,
+        conclusion_date=view.conclusion_date,
+        conclusion_organization=view.conclusion_organization,
+        note=draft.note or "",
+        consent_at=consent.created_at.astimezone(svc.settings.zone),
+        consent_version=consent.text_version,
+        created_at=now,
     )
 
 

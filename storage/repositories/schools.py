@@ -24,6 +24,15 @@ async def get_school(session: AsyncSession, school_id: int) -> School | None:
     return await session.get(School, school_id)
 
 
+async def lock_school(session: AsyncSession, school_id: int) -> School | None:
+    """Load a school for update: on PostgreSQL, writers of one school's numbering queue here.
+
+    SQLite serialises every write transaction anyway (BEGIN IMMEDIATE).
+    """
+    result = await session.execute(select(School).where(School.id == school_id).with_for_update())
+    return result.scalars().first()
+
+
 async def list_staff_chats(session: AsyncSession, school_id: int) -> Sequence[StaffChat]:
     result = await session.execute(
         select(StaffChat).where(StaffChat.school_id == school_id).order_by(StaffChat.id)
