@@ -29,6 +29,7 @@ from tests.e2e.harness import (
     shown,
     signal_for,
     toast,
+    wait_for_status,
 )
 
 pytestmark = pytest.mark.slow
@@ -91,6 +92,8 @@ async def forged_repeated_and_old_buttons_get_a_toast(stack: Stack, school_bin: 
     theirs = str((await signal_for(stack, bob, school=school))["case_id"])
     notice = await stack.next_message(alice.chat_id, kk(stack, "consent.question"))
     await stack.next_message(bob.chat_id, kk(stack, "consent.question"))
+    # The notice reaches the chat a moment before its delivery is recorded.
+    await wait_for_status(stack, theirs, "notified")
     not_yours, stale = kk(stack, "error.not_your_case"), kk(stack, "error.stale_button")
 
     forged = [
