@@ -42,11 +42,15 @@ class Step(StrEnum):
 
 @dataclass
 class Draft:
+    """The guardian's own answers, and the question the bot asked last."""
+
     address: str | None = None
     note: str | None = None
+    asked: Step | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "note": self.note}
+        asked = self.asked.value if self.asked else None
+        return {"address": self.address, "note": self.note, "asked": asked}
 
 
 def missing_step(case: Case, draft: Draft) -> Step:
@@ -90,7 +94,8 @@ async def load_draft(
     if application is None:
         raise DomainError("error.stale_button", f"case {case_id} has no draft")
     data = svc.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
-    return application, Draft(address=data.get("address"), note=data.get("note"))
+    asked = Step(data["asked"]) if data.get("asked") in Step._value2member_map_ else None
+    return application, Draft(address=data.get("address"), note=data.get("note"), asked=asked)
 
 
 def save_draft(svc: Services, application: Application, draft: Draft) -> None:
@@ -174,7 +179,17 @@ async def ask(
         buttons=buttons,
     )
     await enqueue(session, svc.cipher, svc.clock.now(), message)
+    await _record_asked(session, svc, case.id, draft, step)
     return step
+
+
+async def _record_asked(
+    session: AsyncSession, svc: Services, case_id: str, draft: Draft, step: Step
+) -> None:
+    """Store the question with the message that asks it, in the same transaction."""
+    application, _ = await load_draft(session, svc, case_id)
+    draft.asked = step
+    save_draft(svc, application, draft)
 
 
 async def _summary(

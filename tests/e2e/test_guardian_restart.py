@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 
 from bot.clock import ShiftedClock
-from bot.emulator import TelegramEmulator
+from bot.emulator import TelegramEmulator, UserHandle
+from bot.fsm_storage import build_fsm_storage
+from handlers.telegram.guardian.states import Form
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
     TOKEN,
@@ -22,6 +25,7 @@ from tests.e2e.harness import (
     load_case,
     next_document,
     pdf_words,
+    running_stack,
     running_stack_on,
     shown,
     signal_for,
@@ -83,3 +87,42 @@ async def test_restart_mid_form_keeps_the_step_and_the_answers(tmp_path: Path) -
     text = pdf_words(copy.document)
     assert MOVED in text and NOTE in text and ADDRESS not in text
     assert kk(stack, "error.generic") not in [m.text for m in emu.sent(user.chat_id)]
+
+
+async def lag_fsm_state(stack: Stack, user: UserHandle, step: str) -> None:
+    """What a kill leaves between the commit that asks the next question and the FSM
+    write after it: the stored state still names the question before."""
+    svc = stack.app.svc
+    storage = build_fsm_storage(svc.settings, svc.sessions, svc.cipher, svc.clock)
+    key = StorageKey(bot_id=int(TOKEN.split(":")[0]), chat_id=user.chat_id, user_id=user.id)
+    try:
+        await storage.set_state(key, getattr(Form, step))
+    finally:
+        await storage.close()
+
+
+async def test_an_answer_goes_to_the_question_asked_even_when_the_fsm_state_lags(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack:
+        user = await linked_guardian(stack)
+        created = await signal_for(stack, user, school={"bin": await stack.add_school()})
+        await stack.next_message(user.chat_id, kk(stack, "consent.question"))
+        await user.press(kk(stack, "consent.agree_button"))
+        await stack.next_message(user.chat_id, kk(stack, "form.ask_address"))
+        await user.send_text(ADDRESS)
+        summary = await stack.next_message(user.chat_id, fragment(stack, "kk", "form.summary"))
+
+        await lag_fsm_state(stack, user, "address")
+        await user.send_text(NOTE)
+        await stack.next_message(user.chat_id, kk(stack, "form.nothing_to_answer"))
+
+        await user.press(kk(stack, "form.edit_note_button"), summary)
+        await stack.next_message(user.chat_id, kk(stack, "form.ask_note", max=500))
+        await lag_fsm_state(stack, user, "summary")
+        await user.send_text(NOTE)
+        final = await stack.next_message(user.chat_id, fragment(stack, "kk", "form.summary"))
+
+    assert f"Мекенжай: {ADDRESS}" in (final.text or "")
+    assert f"Ескертпе: {NOTE}" in (final.text or "")
+    assert created["payload"]["child"]["full_name"] in (final.text or "")

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import CaseAction, CaseCb, GradeCb, SchoolCb
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services import application, submission
+from bot.services import application, form_answers, submission
 from bot.services.access import Actor
 from bot.services.application import Step
 from bot.services.replies import reply
 from bot.texts import Lang
 from handlers.telegram.context import CASE_KEY, data_value, enter_step
-from handlers.telegram.guardian.states import Form
+from handlers.telegram.guardian.states import STATE_STEPS, Form
 
 EDITS = {
     CaseAction.EDIT_SCHOOL: Step.SCHOOL,
@@ -32,41 +33,14 @@ async def _case_id(state: FSMContext) -> str:
     return case_id
 
 
-async def on_address(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
+async def on_form_text(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
+    """A typed answer; the service knows which question it answers (see `answer_text`)."""
     assert message.text is not None
     case_id = await _case_id(state)
+    routed = STATE_STEPS[str(await state.get_state())]
     await enter_step(
-        state, case_id, await application.answer_address(svc, actor, case_id, message.text)
+        state, case_id, await form_answers.answer_text(svc, actor, case_id, message.text, routed)
     )
-
-
-async def on_note(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
-    assert message.text is not None
-    case_id = await _case_id(state)
-    await enter_step(
-        state, case_id, await application.answer_note(svc, actor, case_id, message.text)
-    )
-
-
-async def on_school_query(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
-    assert message.text is not None
-    case_id = await _case_id(state)
-    await enter_step(
-        state, case_id, await application.search_schools(svc, actor, case_id, message.text)
-    )
-
-
-async def on_typed_grade(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
-    assert message.text is not None
-    text = message.text.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 2):
-        raise DomainError("form.bad_grade", "typed grade is not a number")
-    case_id = await _case_id(state)
-    await enter_step(state, case_id, await application.choose_grade(svc, actor, case_id, int(text)))
-
-
-async def on_text_at_summary(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
-    await reply(svc, actor, svc.texts(lang, "form.nothing_to_answer"), purpose="use_buttons")
 
 
 async def on_not_text(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
@@ -124,16 +98,8 @@ def build_router() -> Router:
     # A text starting with "/" is a command, never an answer: /cancel, /status and /help
     # must reach the command handlers (a later router) in the middle of the form too.
     router.message.filter(F.chat.type == "private", ~F.text.startswith("/"))
-    router.message.register(on_address, Form.address, F.text)
-    router.message.register(on_note, Form.note, F.text)
-    router.message.register(on_school_query, Form.school, F.text)
-    router.message.register(on_typed_grade, Form.grade, F.text)
-    router.message.register(on_text_at_summary, Form.summary, F.text)
-    router.message.register(on_not_text, Form.address)
-    router.message.register(on_not_text, Form.note)
-    router.message.register(on_not_text, Form.school)
-    router.message.register(on_not_text, Form.grade)
-    router.message.register(on_not_text, Form.summary)
+    router.message.register(on_form_text, StateFilter(Form), F.text)
+    router.message.register(on_not_text, StateFilter(Form))
     router.callback_query.register(on_grade, GradeCb.filter())
     router.callback_query.register(on_school, SchoolCb.filter())
     router.callback_query.register(on_edit, CaseCb.filter(F.action.in_(EDITS)))

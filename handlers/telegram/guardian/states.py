@@ -27,3 +27,5 @@ STEP_STATES: dict[Step, State] = {
     Step.NOTE: Form.note,
     Step.SUMMARY: Form.summary,
 }
+
+STATE_STEPS: dict[str, Step] = {str(state.state): step for step, state in STEP_STATES.items()}
