@@ -89,14 +89,17 @@ async def test_restart_mid_form_keeps_the_step_and_the_answers(tmp_path: Path) -
     assert kk(stack, "error.generic") not in [m.text for m in emu.sent(user.chat_id)]
 
 
-async def lag_fsm_state(stack: Stack, user: UserHandle, step: str) -> None:
+async def lag_fsm_state(stack: Stack, user: UserHandle, step: str | None) -> None:
     """What a kill leaves between the commit that asks the next question and the FSM
-    write after it: the stored state still names the question before."""
+    write after it: the stored state still names the question before (or, right after
+    the consent, no question at all)."""
     svc = stack.app.svc
     storage = build_fsm_storage(svc.settings, svc.sessions, svc.cipher, svc.clock)
     key = StorageKey(bot_id=int(TOKEN.split(":")[0]), chat_id=user.chat_id, user_id=user.id)
     try:
-        await storage.set_state(key, getattr(Form, step))
+        await storage.set_state(key, getattr(Form, step) if step else None)
+        if step is None:
+            await storage.set_data(key, {})
     finally:
         await storage.close()
 
@@ -110,6 +113,7 @@ async def test_an_answer_goes_to_the_question_asked_even_when_the_fsm_state_lags
         await stack.next_message(user.chat_id, kk(stack, "consent.question"))
         await user.press(kk(stack, "consent.agree_button"))
         await stack.next_message(user.chat_id, kk(stack, "form.ask_address"))
+        await lag_fsm_state(stack, user, None)
         await user.send_text(ADDRESS)
         summary = await stack.next_message(user.chat_id, fragment(stack, "kk", "form.summary"))
 

@@ -8,11 +8,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.runtime import Services
+from bot.services import form_answers
 from bot.services.access import Actor
 from bot.services.guardian_status import status_text
 from bot.services.replies import reply
 from bot.texts import Lang
-from handlers.telegram.context import CASE_KEY
+from handlers.telegram.context import CASE_KEY, data_value, enter_step
 
 
 async def on_status(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
@@ -31,13 +32,26 @@ async def on_cancel(
     if await state.get_state() is None:
         await reply(svc, actor, svc.texts(lang, "cancel.nothing"), purpose="cancel")
         return
+    case_id = await data_value(state, CASE_KEY)
+    if isinstance(case_id, str):
+        await form_answers.leave_question(svc, actor, case_id)
     await state.set_state(None)
     await state.update_data({CASE_KEY: None})
     await reply(svc, actor, svc.texts(lang, "cancel.done"), purpose="cancel")
 
 
-async def on_stray_text(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
-    await reply(svc, actor, svc.texts(lang, "form.nothing_to_answer"), purpose="stray")
+async def on_stray_text(
+    message: Message, state: FSMContext, svc: Services, actor: Actor, lang: Lang
+) -> None:
+    """Text outside a question; unless a question still waits (see `open_question`)."""
+    assert message.text is not None
+    waiting = await form_answers.open_question(svc, actor)
+    if waiting is None:
+        await reply(svc, actor, svc.texts(lang, "form.nothing_to_answer"), purpose="stray")
+        return
+    case_id, asked = waiting
+    step = await form_answers.answer_text(svc, actor, case_id, message.text, asked)
+    await enter_step(state, case_id, step)
 
 
 async def on_unsupported(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
