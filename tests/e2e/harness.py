@@ -16,16 +16,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.app import RunningApp, run_application
+from bot.app import run_application
 from bot.clock import ShiftedClock
 from bot.emulator import CallbackAnswer, SentMessage, TelegramEmulator, UserHandle
+from bot.runtime import Services
 from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.texts import Lang
@@ -37,11 +38,31 @@ TOKEN = "424242:emulated-token"
 WORKING_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=ALMATY)
 
 
+class ServedApp(Protocol):
+    """What the moves below need of the app: its services (database, texts) and its
+    HTTP port. A `RunningApp` in this loop has both; so does a `bot run` subprocess
+    seen from the test, which reads the same database."""
+
+    @property
+    def svc(self) -> Services: ...
+
+    @property
+    def port(self) -> int: ...
+
+
 @dataclass
 class Stack:
+    """The moves of a health system, guardian and school against one app.
+
+    `patience` bounds each wait for the bot (a message, a status); tests that load the
+    bot with hundreds of chats at once raise it, since Telegram's pace then queues
+    every chat's next message behind the others.
+    """
+
     emu: TelegramEmulator
-    app: RunningApp
+    app: ServedApp
     http: aiohttp.ClientSession
+    patience: float = 10.0
 
     @property
     def base_url(self) -> str:
@@ -74,10 +95,14 @@ class Stack:
     async def link_guardian(self, user: UserHandle, lang_button: str = "Қазақ тілі") -> None:
         """Open the bot, choose a language and share the own phone."""
         await user.send_command("/start")
-        await self.emu.wait_for_message(user.chat_id, lambda m: lang_button in m.buttons())
+        await self.emu.wait_for_message(
+            user.chat_id, lambda m: lang_button in m.buttons(), timeout=self.patience
+        )
         await user.press(lang_button)
         await self.emu.wait_for_message(
-            user.chat_id, lambda m: m.reply_markup is not None and "keyboard" in m.reply_markup
+            user.chat_id,
+            lambda m: m.reply_markup is not None and "keyboard" in m.reply_markup,
+            timeout=self.patience,
         )
         await user.share_contact()
 
@@ -85,13 +110,13 @@ class Stack:
         self,
         chat_id: int,
         contains: str | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline per wait is the point
+        timeout: float | None = None,  # noqa: ASYNC109 - a deadline per wait is the point
     ) -> SentMessage:
         def matches(message: SentMessage) -> bool:
             text = message.text or message.caption or ""
             return contains is None or contains in text
 
-        return await self.emu.wait_for_message(chat_id, matches, timeout=timeout)
+        return await self.emu.wait_for_message(chat_id, matches, timeout=timeout or self.patience)
 
 
 def stack_settings(database_url: str, emu_url: str, **overrides: object) -> Settings:
@@ -268,7 +293,7 @@ async def submit_case(
     await stack.next_message(user.chat_id, "Келісім бересіз бе?")
     # The notice can reach the chat a moment before its delivery is recorded (`notified`);
     # a press in between is refused as stale, so wait like a person would.
-    await wait_for_status(stack, str(created["case_id"]), "notified")
+    await wait_for_status(stack, str(created["case_id"]), "notified", timeout=stack.patience)
     await user.press("✅ Келісемін")
     await stack.next_message(user.chat_id, "мекенжайын")
     await user.send_text(address)

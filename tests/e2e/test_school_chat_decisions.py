@@ -40,7 +40,7 @@ async def package_for(stack: Stack, chat_id: int, case_id: str) -> SentMessage:
         ]
         return bool(found)
 
-    await stack.emu.wait_until(arrived, timeout=10.0, recheck=None)
+    await stack.emu.wait_until(arrived, timeout=stack.patience, recheck=None)
     return found[0]
 
 

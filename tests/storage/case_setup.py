@@ -59,19 +59,26 @@ async def add_school(
     return school
 
 
+def linked_guardian_row(
+    svc: Services, phone: str, chat_id: int, lang: str, now: datetime
+) -> dict[str, Any]:
+    """The columns of a guardian who already shared this phone in the bot (chat linked)."""
+    return {
+        "phone_hash": svc.cipher.blind_index(phone),
+        "pd_enc": svc.cipher.encrypt_json({"full_name": None, "phone": phone, "iin": None}),
+        "telegram_user_id": chat_id,
+        "chat_id": chat_id,
+        "language": lang,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def add_linked_guardian(svc: Services, phone: str, chat_id: int, lang: str = "ru") -> int:
     """A guardian who already shared this phone in the bot (chat linked)."""
     now = svc.clock.now()
     async with svc.sessions.begin() as session:
-        guardian = Guardian(
-            phone_hash=svc.cipher.blind_index(phone),
-            pd_enc=svc.cipher.encrypt_json({"full_name": None, "phone": phone, "iin": None}),
-            telegram_user_id=chat_id,
-            chat_id=chat_id,
-            language=lang,
-            created_at=now,
-            updated_at=now,
-        )
+        guardian = Guardian(**linked_guardian_row(svc, phone, chat_id, lang, now))
         session.add(guardian)
         await session.flush()
         return guardian.id
