@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -28,13 +28,15 @@ SIGNAL_RESULTS = {
 }
 
 
+CHANNELS = ("telegram", "webhook", "sms")
+DELIVERY_RESULTS = ("sent", "retried", "dead")
+
+
 class DeliveryCounters(Protocol):
     """The dispatcher's running totals (bot.delivery.outcomes.DeliveryCounters)."""
 
-    sent: int
-    retried: int
+    by_channel: Mapping[tuple[str, str], int]
     rate_limited: int
-    dead: int
 
 
 @dataclass
@@ -54,15 +56,6 @@ class Metrics:
             "Telegram updates the bot does not handle",
             ["kind"],
             registry=r,
-        )
-        self.messages = Counter(
-            "homeschool_messages",
-            "Outgoing messages by channel and result",
-            ["channel", "result"],
-            registry=r,
-        )
-        self.rate_limited = Counter(
-            "homeschool_telegram_429", "429 answers from the Bot API", registry=r
         )
         self.cases = Gauge("homeschool_cases", "Cases by status", ["status"], registry=r)
         self.outbox_backlog = Gauge(
@@ -120,10 +113,13 @@ class _DeliveryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         current = self._counters()
         messages = CounterMetricFamily(
-            "homeschool_messages", "Outgoing messages by result", labels=["result"]
+            "homeschool_messages",
+            "Outgoing messages by channel (telegram, webhook, sms) and result",
+            labels=["channel", "result"],
         )
-        for result in ("sent", "retried", "dead"):
-            messages.add_metric([result], getattr(current, result))
+        for channel in CHANNELS:
+            for result in DELIVERY_RESULTS:
+                messages.add_metric([channel, result], current.by_channel.get((channel, result), 0))
         yield messages
         yield CounterMetricFamily(
             "homeschool_telegram_429", "429 answers from the Bot API", value=current.rate_limited

@@ -1,9 +1,12 @@
 """Outbox row leases: claim due rows, give unsent ones back, record each outcome.
 
 A claimed row is `sending` with `claimed_until` = end of its lease. Only the claimer
-writes the row's outcome, and only while the lease it took is still on the row; a
+writes the row's outcome, and only while nobody claimed the row after it: the lease
+end on the row is the one it took, or earlier when `recover_orphans` shortened it (a
+later claim ends later, as long as the replicas' clocks agree to within its grace). A
 row whose claimer died becomes due again when the lease runs out, so nothing stays
-claimed forever. Each function runs in the caller's (short) transaction.
+claimed forever; the next sender shortens the wait (`recover_orphans`). Each function
+runs in the caller's (short) transaction.
 """
 
 from __future__ import annotations
@@ -118,6 +121,28 @@ def _claim(row: OutboxMessage, until: datetime) -> Claim:
     )
 
 
+async def recover_orphans(session: AsyncSession, *, now: datetime, grace: timedelta) -> int:
+    """Make rows left `sending` by a sender that is gone due after `grace`; return how many.
+
+    Called when a dispatcher becomes the one sender for its bot token (SQLite: at
+    start; PostgreSQL: on taking the advisory lock). Any `sending` row then belongs to
+    an earlier sender that was killed, crashed or lost the lock; without this, its
+    rows (often a whole queue) would wait for the rest of their lease, up to a minute
+    after a restart. Not at once: a sender that merely lost its lock connection finds
+    out at its next check (a second or so) and meanwhile may finish a send; its outcome
+    is still accepted (see module doc) unless the row was claimed again. A message whose
+    send was cut off by a kill goes out once more: Telegram offers no idempotency key.
+    """
+    until = now + grace
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_until > until)
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def release(session: AsyncSession, claims: Sequence[tuple[Claim, datetime]]) -> int:
     """Give unsent rows back as they were, due at the paired time; return how many.
 
@@ -132,7 +157,7 @@ async def release(session: AsyncSession, claims: Sequence[tuple[Claim, datetime]
             .where(
                 OutboxMessage.id == claim.id,
                 OutboxMessage.status == "sending",
-                OutboxMessage.claimed_until == claim.lease,
+                OutboxMessage.claimed_until <= claim.lease,
             )
             .values(status=claim.previous_status, claimed_until=None, next_attempt_at=due_at)
             .execution_options(synchronize_session=False)
@@ -142,7 +167,7 @@ async def release(session: AsyncSession, claims: Sequence[tuple[Claim, datetime]
 
 
 async def load_owned(session: AsyncSession, claims: Sequence[Claim]) -> dict[int, OutboxMessage]:
-    """Return the rows, locked, that still carry these claims' leases, by id."""
+    """Return the rows, locked, that nobody claimed since these claims, by id."""
     leases = {claim.id: claim.lease for claim in claims}
     query = (
         select(OutboxMessage)
@@ -156,7 +181,9 @@ async def load_owned(session: AsyncSession, claims: Sequence[Claim]) -> dict[int
     return {
         row.id: row
         for row in rows
-        if row.status == "sending" and row.claimed_until == leases[row.id]
+        if row.status == "sending"
+        and row.claimed_until is not None
+        and row.claimed_until <= leases[row.id]
     }
 
 

@@ -10,8 +10,9 @@ at a time in id order. A row that cannot leave within a few seconds (its chat is
 paced, or an earlier message to it failed) is given back with the time it may go, so
 no lease is held while waiting. `bot.delivery.outcomes` sends each row and decides its
 outcome; `bot.delivery.recorder` commits outcomes that finish close together in one
-transaction. `stop()` lets the sends in flight finish and gives queued rows back; a
-crashed process's rows come back when their lease ends.
+transaction. `stop()` lets the sends in flight finish and gives queued rows back; the
+rows of a killed process come back a few seconds after the next sender starts
+(`claims.recover_orphans`), or when their lease ends.
 
 With PostgreSQL only the replica holding the bot token's advisory lock sends
 (`bot.delivery.leader`); the others stand by and take over when it goes away.
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 import httpx
 from aiogram import Bot
 
-from bot.delivery.claims import Claim, claim_due, release
+from bot.delivery.claims import Claim, claim_due, recover_orphans, release
 from bot.delivery.leader import SenderLock
 from bot.delivery.outcomes import DeliveryCounters, DeliveryHooks, Hold, RowDelivery
 from bot.delivery.pacing import TelegramPacer
@@ -55,6 +56,7 @@ class OutboxDispatcher:
         *,
         batch_size: int = 100,
         lease_s: float = 60.0,
+        orphan_grace_s: float = 5.0,
         sweep_interval_s: float = 1.0,
         standby_interval_s: float = 3.0,
         park_horizon_s: float = 5.0,
@@ -82,6 +84,7 @@ class OutboxDispatcher:
         self._target = min(batch_size, max(10, math.ceil(rate * 2)))  # ~2 s of sending
         self._queue_cap = 4 * self._target
         self._lease = timedelta(seconds=lease_s)
+        self._orphan_grace = timedelta(seconds=orphan_grace_s)
         self._sweep_s = sweep_interval_s
         self._standby_s = standby_interval_s
         self._horizon_s = park_horizon_s
@@ -142,6 +145,7 @@ class OutboxDispatcher:
                 continue
             log.info("outbox dispatcher is now the sender for its bot token")
             try:
+                await self._recover_orphans()
                 await self._pump(until_idle=False)
             except Exception:
                 log.exception("outbox dispatcher loop failed; it starts again")
@@ -154,6 +158,22 @@ class OutboxDispatcher:
         except Exception:
             log.exception("outbox sender lock could not be taken; standing by")
             return False
+
+    async def _recover_orphans(self) -> None:
+        """Rows an earlier sender left `sending` go out after a short grace, not a lease."""
+        grace = self._orphan_grace
+        try:
+            async with self._svc.sessions.begin() as session:
+                count = await recover_orphans(session, now=self._svc.clock.now(), grace=grace)
+        except Exception:
+            log.exception("outbox: earlier sender's rows not recovered; their leases expire")
+            return
+        if count:
+            log.warning(
+                "outbox: %d rows left sending by an earlier sender are due in %.0f s",
+                count,
+                grace.total_seconds(),
+            )
 
     # -- the loop ----------------------------------------------------------------------
     async def _pump(self, *, until_idle: bool) -> None:
@@ -277,11 +297,11 @@ class OutboxDispatcher:
                     wait = min(wait, delay)
                     continue
                 self._pacer.begin(claim.chat, now)  # RowDelivery calls `end`
-            launched.append((claim, now))
-        gone = {c.id for c, _ in launched} | {c.id for c, _ in to_release}
+            launched.append(claim)
+        gone = {c.id for c in launched} | {c.id for c, _ in to_release}
         self._queue = [c for c in self._queue if c.id not in gone]
-        for claim, started in launched:
-            self._launch(claim, started)
+        for claim in launched:
+            self._launch(claim)
         if to_release:
             await self._release(to_release)
         return wait
@@ -296,10 +316,10 @@ class OutboxDispatcher:
     def _wake(self) -> None:
         self._kick.set()
 
-    def _launch(self, claim: Claim, started: float) -> None:
+    def _launch(self, claim: Claim) -> None:
         if claim.order_key:
             self._rows.sending.add(claim.order_key)
-        task = asyncio.create_task(self._rows.deliver(claim, started), name=f"outbox-{claim.id}")
+        task = asyncio.create_task(self._rows.deliver(claim), name=f"outbox-{claim.id}")
         self._in_flight[claim.id] = (claim, task)
         task.add_done_callback(lambda done: self._landed(claim, done))
 

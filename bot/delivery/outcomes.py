@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -45,12 +46,28 @@ class DeliveryHooks(Protocol):
 
 @dataclass
 class DeliveryCounters:
-    """Outcomes since start, for metrics: 429 answers are counted apart from failures."""
+    """Outcomes since start by channel, for metrics; 429s are counted apart from failures."""
 
-    sent: int = 0
-    retried: int = 0
+    by_channel: Counter[tuple[str, str]] = field(default_factory=Counter)
     rate_limited: int = 0
-    dead: int = 0
+
+    def count(self, channel: str, result: str) -> None:
+        self.by_channel[(channel, result)] += 1
+
+    def total(self, result: str) -> int:
+        return sum(n for (_, counted), n in self.by_channel.items() if counted == result)
+
+    @property
+    def sent(self) -> int:
+        return self.total("sent")
+
+    @property
+    def retried(self) -> int:
+        return self.total("retried")
+
+    @property
+    def dead(self) -> int:
+        return self.total("dead")
 
 
 @dataclass(frozen=True)
@@ -98,15 +115,15 @@ class RowDelivery:
             self.sending.discard(claim.order_key)
             self._on_free()
 
-    async def deliver(self, claim: Claim, started: float) -> None:
+    async def deliver(self, claim: Claim) -> None:
         """Send the row and record the outcome; raises only when the database fails.
 
         The dispatcher has put the row's order key in `sending` (and, for a Telegram
-        row, called `pacer.begin` at `started`); both are released as soon as the
+        row, called `pacer.begin`); both are released as soon as the
         answer is back, before the outcome is written.
         """
         try:
-            message_id = await self._send(claim, started)
+            message_id = await self._send(claim)
         except PermanentFailure as error:
             await self._give_up(claim, str(error), error.reason)
         except UndecryptableData:
@@ -122,14 +139,14 @@ class RowDelivery:
         finally:
             self._free(claim)
 
-    async def _send(self, claim: Claim, started: float) -> int | None:
+    async def _send(self, claim: Claim) -> int | None:
         try:
             data = json.loads(self._svc.cipher.decrypt_text(claim.payload_enc))
             payload = decode_payload(claim.channel, data)
             return await self._senders.send(payload, claim.dedupe_key)
         finally:
             if claim.chat is not None:
-                self._pacer.end(claim.chat, started)
+                self._pacer.end(claim.chat)
 
     async def _record_sent(self, claim: Claim, message_id: int | None) -> None:
         now = self._svc.clock.now()
@@ -139,7 +156,7 @@ class RowDelivery:
 
         self._free(claim)
         if await self._finish(claim, lambda row: mark_sent(row, now), hook):
-            self.counters.sent += 1
+            self.counters.count(claim.channel, "sent")
             log.info(
                 "outbox %d delivered (%s, %s)",
                 claim.id,
@@ -171,7 +188,7 @@ class RowDelivery:
         if rate_limited:
             self.counters.rate_limited += 1
         else:
-            self.counters.retried += 1
+            self.counters.count(claim.channel, "retried")
         log.warning(
             "outbox %d (%s) retries in %.1f s: %s",
             claim.id,
@@ -199,7 +216,7 @@ class RowDelivery:
 
         self._free(claim)
         if await self._finish(claim, lambda row: mark_dead(row, detail), hook):
-            self.counters.dead += 1
+            self.counters.count(claim.channel, "dead")
             log.error(
                 "outbox %d (%s, %s) is dead (%s): %s",
                 claim.id,

@@ -6,16 +6,14 @@ while. The dispatcher asks this pacer *before* each send so that a 429 stays an
 exception.
 
 Telegram counts a message when it processes the request: after we sent it, before its
-answer reaches us. A chat's window therefore counts a send from the moment its answer
-came back, which is always safe (the cost, one round trip per message to one chat, does
-not matter at one message a second). The bot-wide window must not lose a round trip
-per message, or real latency (~100 ms to Telegram) would cost a tenth of the rate. A
-request and its answer each take at least their share of the fastest round trip seen
-recently, so Telegram saw a send no later than `answer - fastest round trip`; the
-window counts it from then (plus a small margin). With steady latency that is exact;
-a request that was slow for any reason (network, a busy event loop) is counted
-longer, by exactly its extra delay, so jitter never produces a burst at Telegram.
-Sends still in flight count as inside the window.
+answer reaches us. Both windows (a chat's and the bot's) therefore count a send from the
+moment its answer came back, the only time known to be no earlier than Telegram's, and
+count sends still in flight as inside the window. An earlier version guessed Telegram's
+time as `answer - fastest round trip`; under load our own share of the round trip made
+that guess land before Telegram's count, and a burst's 31st message drew a 429. The
+price of certainty is the round trip: at ~100 ms to Telegram the bot-wide rate is about
+a tenth below the limit when every slot is used, which costs less than a 429 (Telegram
+may slow a bot down for a while after one).
 
 On top of the bot-wide window, sends are spaced evenly (one per `1 / rate` s, GCRA) so
 they do not leave in bursts; a send that leaves a little late does not push the
@@ -28,15 +26,12 @@ import bisect
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 
 PRIVATE_LIMIT = (1, 1.0)  # (messages, seconds) per private chat
 GROUP_LIMIT = (20, 60.0)  # per group, supergroup or channel
 LATE_SLACK = 2.0  # a send this late (x interval) keeps the schedule; later (idle) restarts it
 IN_FLIGHT_POLL_S = 0.005  # re-check interval while only sends in flight fill the window
-SEEN_MARGIN_S = 0.01  # added to the estimate of when Telegram saw a send
-RTT_SAMPLES = 200  # round trips over which the fastest one is taken
 
 ChatId = int | str
 
@@ -103,7 +98,6 @@ class TelegramPacer:
         per_window = max(1, math.floor(rate_per_s))
         self._bot = SlidingWindow(per_window, per_window / rate_per_s)
         self._in_flight = 0
-        self._round_trips: deque[float] = deque(maxlen=RTT_SAMPLES)
         self._next_slot = -math.inf
         self._global_pause_until = -math.inf
         self._chats: dict[ChatId, SlidingWindow] = {}
@@ -127,23 +121,18 @@ class TelegramPacer:
         window = self._chats.get(chat_id)
         return max(0.0, pause, window.wait_time(now) if window else 0.0)
 
-    def begin(self, chat_id: ChatId, now: float | None = None) -> float:
-        """Count one message leaving for `chat_id` (only when `wait_time` is 0).
-
-        Returns the start time, to hand back to `end`.
-        """
+    def begin(self, chat_id: ChatId, now: float | None = None) -> None:
+        """Count one message leaving for `chat_id` (only when `wait_time` is 0)."""
         now = self.clock() if now is None else now
         on_schedule = self._next_slot >= now - LATE_SLACK * self._interval
         self._next_slot = (self._next_slot if on_schedule else now) + self._interval
         self._in_flight += 1
-        return now
 
-    def end(self, chat_id: ChatId, started: float, now: float | None = None) -> None:
-        """The answer to a send begun at `started` for `chat_id` arrived (whatever it said)."""
+    def end(self, chat_id: ChatId, now: float | None = None) -> None:
+        """The answer to a send to `chat_id` arrived (whatever it said)."""
         now = self.clock() if now is None else now
         self._in_flight = max(0, self._in_flight - 1)
-        self._round_trips.append(now - started)
-        self._bot.record(now - min(self._round_trips) + SEEN_MARGIN_S)
+        self._bot.record(now)
         window = self._chats.get(chat_id)
         if window is None:
             count, seconds = PRIVATE_LIMIT if is_private(chat_id) else GROUP_LIMIT

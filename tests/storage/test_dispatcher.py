@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import FrozenClock
+from bot.delivery.claims import claim_due, load_owned, recover_orphans
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.outbox import (
     Kind,
@@ -519,22 +520,21 @@ async def test_dispatcher_paces_chat_and_bot_without_head_of_line_blocking(
     assert last_other < busy_last  # the busy chat's wait did not hold the others back
 
 
-def test_pacer_counts_sends_from_when_telegram_can_have_seen_them() -> None:
+def test_pacer_counts_sends_from_their_answer_and_in_flight_ones_as_recent() -> None:
     now = [100.0]
     pacer = TelegramPacer(1.0, clock=lambda: now[0])  # one message a second, bot-wide
-    started = pacer.begin(42)
+    pacer.begin(42)
     assert pacer.wait_time(7) == pytest.approx(1.0)  # even spacing: one per 1 / rate s
-    now[0] = 100.3
-    pacer.end(42, started)  # a 0.3 s round trip, the fastest seen
-
     now[0] = 101.0
-    assert pacer.wait_time(42) == pytest.approx(0.3)  # the chat: 1 s after the answer
-    assert pacer.global_wait() == pytest.approx(0.01)  # bot: 1 s after answer - fastest trip
-    started = pacer.begin(7, now=101.1)
-    pacer.end(7, started, now=101.9)  # 0.5 s slower than the fastest: counted that much longer
-    assert pacer.global_wait(now=102.0) == pytest.approx(101.9 - 0.3 + 0.01 + 1.0 - 102.0)
+    assert pacer.global_wait() == pytest.approx(0.005)  # in flight: fills the window
+    now[0] = 101.3
+    pacer.end(42)  # the answer after a slow 1.3 s: Telegram may have counted it just now
+
+    assert pacer.wait_time(42) == pytest.approx(1.0)  # the chat: 1 s after the answer
+    assert pacer.global_wait() == pytest.approx(1.0)  # the bot: the same, never earlier
+    assert pacer.global_wait(now=102.3) == 0.0
     for _ in range(20):
-        pacer.end(-100123, started=now[0])
+        pacer.end(-100123)
     assert pacer.chat_wait(-100123, now[0]) == pytest.approx(60.0)  # 20 a minute per group
 
 
@@ -563,6 +563,69 @@ async def test_dispatcher_expired_lease_reclaimed_live_lease_left_alone(harness:
     harness.clock.advance(timedelta(seconds=31))
     assert await dispatcher.run_until_idle(timeout=5) == 1
     assert len(harness.emu.sent(stuck)) == len(harness.emu.sent(busy)) == 1
+
+
+async def test_dispatcher_start_recovers_rows_a_killed_sender_left_sending(
+    harness: Harness,
+) -> None:
+    """A SIGKILLed process leaves its claims `sending` with a minute of lease; the next
+    sender makes them due after the grace, not after the lease, and sends each once."""
+    chats = [await harness.started_chat() for _ in range(3)]
+    await harness.enqueue(*(text_to(chat, key=f"orphan:{n}") for n, chat in enumerate(chats)))
+    now = harness.clock.now()
+    leases = [now + timedelta(seconds=60), now + timedelta(seconds=60), now + timedelta(seconds=2)]
+    async with harness.svc.sessions.begin() as session:
+        for n, lease_end in enumerate(leases):
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.dedupe_key == f"orphan:{n}")
+                .values(status="sending", claimed_until=lease_end)
+            )
+    dispatcher = harness.dispatcher(orphan_grace_s=5.0, sweep_interval_s=0.05)
+    dispatcher.start()
+    try:
+        recovered = now + timedelta(seconds=5)
+        expected = [recovered, recovered, leases[2]]  # shortened, never lengthened
+
+        async def lease_ends() -> list[object]:
+            return [(await harness.row(f"orphan:{n}")).claimed_until for n in range(3)]
+
+        async with asyncio.timeout(5):
+            while await lease_ends() != expected:  # noqa: ASYNC110 - polls the database
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # several sweeps: the grace holds while the clock stands
+        assert await lease_ends() == expected
+        assert [len(harness.emu.sent(chat)) for chat in chats] == [0, 0, 0]
+
+        harness.clock.advance(timedelta(seconds=5, milliseconds=1))
+        await harness.emu.wait_until(
+            lambda: all(harness.emu.sent(chat) for chat in chats), timeout=5
+        )
+    finally:
+        await dispatcher.stop()
+    assert [len(harness.emu.sent(chat)) for chat in chats] == [1, 1, 1]
+    assert [(await harness.row(f"orphan:{n}")).status for n in range(3)] == ["sent"] * 3
+
+
+async def test_recovered_claim_keeps_its_outcome_until_claimed_again(harness: Harness) -> None:
+    """A sender that lost the lock may still record what it sent during the grace; once
+    the next sender has claimed the row, only the new claim may."""
+    await harness.enqueue(text_to(await harness.started_chat(), key="slow"))
+    lease = timedelta(seconds=60)
+    async with harness.svc.sessions.begin() as session:
+        [old] = await claim_due(session, now=harness.clock.now(), lease=lease, limit=10)
+    harness.clock.advance(timedelta(seconds=1))
+    async with harness.svc.sessions.begin() as session:
+        grace = timedelta(seconds=5)
+        assert await recover_orphans(session, now=harness.clock.now(), grace=grace) == 1
+        assert list(await load_owned(session, [old])) == [old.id]
+        assert await claim_due(session, now=harness.clock.now(), lease=lease, limit=10) == []
+    harness.clock.advance(timedelta(seconds=6))
+    async with harness.svc.sessions.begin() as session:
+        [new] = await claim_due(session, now=harness.clock.now(), lease=lease, limit=10)
+        assert (new.id, new.previous_status) == (old.id, "pending")
+        assert await load_owned(session, [old]) == {}
+        assert list(await load_owned(session, [new])) == [new.id]
 
 
 async def test_dispatcher_stop_gives_queued_rows_back(harness: Harness) -> None:
