@@ -85,6 +85,9 @@ async def run_application(
         if settings.BOT_TOKEN is not None:
             bot = build_bot(svc)
             telegram = TelegramRunner(svc, bot, build_dispatcher(svc))
+            # Closed last: closing the Bot's session under a send in flight loses the
+            # answer to a message Telegram already took, which then goes out twice.
+            stack.push_async_callback(telegram.close)
             if telegram.webhook_mode:
                 telegram.mount_webhook(web_app)
         runner = web.AppRunner(web_app, access_log=None)

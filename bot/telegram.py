@@ -132,10 +132,15 @@ class TelegramRunner:
         log.info("Telegram bot @%s: long polling", me.username)
 
     async def stop(self) -> None:
+        """Stop taking updates by polling (a webhook stops with the HTTP server)."""
         if self._polling is not None:
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+
+    async def close(self) -> None:
+        """Release the FSM storage and the Bot's HTTP session; after `stop`, and after
+        the outbox dispatcher has finished the sends it has in flight on that session."""
         await self.dispatcher.storage.close()
         await self.dispatcher.fsm.events_isolation.close()
         await self.bot.session.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent
+from aiogram.types import CallbackQuery, ErrorEvent
 
 from bot.errors import DomainError
 from bot.runtime import Services
@@ -29,6 +30,21 @@ async def _lang_of(svc: Services, event: ErrorEvent) -> Lang:
     return stored or parse_lang(user.from_user.language_code) or DEFAULT_LANG
 
 
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer the press if Telegram still takes an answer.
+
+    A press can be answered once, within seconds. When our 200 for an update came too
+    late (or never: a crash), Telegram delivers the update again; the press was
+    answered the first time, the handler now finds the case moved on, and answering
+    again fails. Letting that failure escape would fail the update once more, and
+    Telegram would redeliver it forever.
+    """
+    try:
+        await query.answer(text, show_alert=False)
+    except TelegramBadRequest as error:
+        log.info("button press not answered: %s", error.message)
+
+
 async def on_domain_error(event: ErrorEvent, svc: Services) -> None:
     """Tell the person what to do; a pressed button gets a toast, a message a reply."""
     error = event.exception
@@ -37,7 +53,7 @@ async def on_domain_error(event: ErrorEvent, svc: Services) -> None:
     text = svc.texts(lang, error.text_key, **error.params)
     query = event.update.callback_query
     if query is not None:
-        await query.answer(text if error.text_key in TOAST_KEYS else None, show_alert=False)
+        await _answer(query, text if error.text_key in TOAST_KEYS else None)
         if error.text_key in TOAST_KEYS:
             return
     source = event.update.message or query
@@ -52,7 +68,7 @@ async def on_unexpected_error(event: ErrorEvent, svc: Services) -> None:
         return
     lang = await _lang_of(svc, event)
     if event.update.callback_query is not None:
-        await event.update.callback_query.answer()
+        await _answer(event.update.callback_query)
     await reply(
         svc, actor_of(source, event.update), svc.texts(lang, "error.generic"), purpose="error"
     )

@@ -9,7 +9,15 @@ import aiohttp
 import pytest
 
 from bot.telegram import WEBHOOK_PATH
-from tests.e2e.harness import running_stack
+from tests.e2e.harness import (
+    chat_texts,
+    linked_guardian,
+    load_case,
+    running_stack,
+    shown,
+    signal_for,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +59,43 @@ async def test_webhook_mode_registers_checks_secret_and_answers_updates(tmp_path
             async with http.post(f"{base}{WEBHOOK_PATH}", json=forged, headers=wrong) as bad:
                 assert bad.status == 401
         assert stack.emu.sent(1) == []
+
+
+async def test_webhook_redelivered_button_press_is_acknowledged_not_failed(tmp_path: Path) -> None:
+    """Telegram delivers an update again when our 200 came too late (or a crash came
+    first). The press was answered the first time and can't be again; the update must
+    still end in a 200, or Telegram would deliver it again and again."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with running_stack(
+        tmp_path, HTTP_PORT=port, WEBHOOK_BASE_URL=base, WEBHOOK_SECRET=SECRET
+    ) as stack:
+        user = await linked_guardian(stack)
+        school = {"bin": await stack.add_school(), "grade": 4}
+        created = await signal_for(stack, user, school=school)
+        notice = await stack.next_message(user.chat_id, shown(stack, "kk", "consent.question"))
+        await wait_for_status(stack, str(created["case_id"]), "notified")
+        agree = shown(stack, "kk", "consent.agree_button")
+        query_id = await user.press(agree, notice)
+        await stack.next_message(user.chat_id, shown(stack, "kk", "form.ask_address"))
+        press = {
+            "id": query_id,
+            "from": user.user.to_json(),
+            "message": user.chat.messages[notice.message_id],
+            "chat_instance": "1",
+            "data": notice.button(agree)["callback_data"],  # type: ignore[index]
+        }
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with stack.http.post(
+            f"{base}{WEBHOOK_PATH}",
+            json={"update_id": 10**6, "callback_query": press},
+            headers=headers,
+        ) as again:
+            status = again.status
+        sent_after = chat_texts(stack, user.chat_id)
+
+    assert status == 200
+    answers = stack.emu.calls_to("answerCallbackQuery")
+    assert [c.ok for c in answers if c.params["callback_query_id"] == query_id] == [True, False]
+    assert (await load_case(stack, str(created["case_id"]))).status == "consented"
+    assert sent_after[-1] == shown(stack, "kk", "form.ask_address")  # nothing more was said
