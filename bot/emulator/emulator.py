@@ -25,6 +25,9 @@ class TelegramEmulator:
 
     Everything is async and lives in the caller's event loop, so tests can drive aiogram
     through real HTTP and inspect the results without sleeps.
+
+    A webhook gets one update at a time, in order, unless `webhook_connections` > 1:
+    then up to that many at once (Telegram uses up to 40), never two of one chat.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class TelegramEmulator:
         group_privacy: bool = True,
         allow_http_webhook: bool = True,
         webhook_retry_delay: float = 0.2,
+        webhook_connections: int = 1,
     ) -> None:
         bot_id, _, secret = token.partition(":")
         if not bot_id.isdigit() or not secret:
@@ -55,7 +59,12 @@ class TelegramEmulator:
             group_privacy=group_privacy,
             allow_http_webhook=allow_http_webhook,
         )
-        self._server = ApiServer(self.state, token, webhook_retry_delay=webhook_retry_delay)
+        self._server = ApiServer(
+            self.state,
+            token,
+            webhook_retry_delay=webhook_retry_delay,
+            webhook_connections=webhook_connections,
+        )
         self.app: web.Application = self._server.app
         self.base_url: str | None = None
         self._runner: web.AppRunner | None = None

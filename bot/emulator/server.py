@@ -19,6 +19,7 @@ from bot.emulator.params import Params, read_request
 from bot.emulator.records import ApiCall
 from bot.emulator.state import EmulatorState, MethodHandler
 from bot.emulator.webhook import WebhookWorker
+from bot.emulator.webhook_pool import PooledWebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,21 @@ _BY_LOWER_NAME: Final = {name.lower(): name for name in ALL_METHODS}
 class ApiServer:
     """Routes HTTP requests to emulated methods and records every call."""
 
-    def __init__(self, state: EmulatorState, token: str, *, webhook_retry_delay: float) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        token: str,
+        *,
+        webhook_retry_delay: float,
+        webhook_connections: int = 1,
+    ) -> None:
         self.state = state
         self.token = token
-        self._worker = WebhookWorker(state, self.execute, webhook_retry_delay)
+        self._worker = (
+            WebhookWorker(state, self.execute, webhook_retry_delay)
+            if webhook_connections == 1
+            else PooledWebhookWorker(state, self.execute, webhook_retry_delay, webhook_connections)
+        )
         self.app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024)
         self.app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)

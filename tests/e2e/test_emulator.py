@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import html
 import time
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -659,6 +660,47 @@ async def test_webhook_reply_in_response_body_is_executed(emu: TelegramEmulator,
         reply = await emu.wait_for_message(user.chat_id)
 
     assert reply.text == "pong"
+
+
+async def test_pooled_webhook_overlaps_chats_but_keeps_each_chat_in_order() -> None:
+    """With several connections (Telegram keeps up to 40 open), slow updates of one chat
+    don't hold up the others; one chat's updates never overlap, and one that failed is
+    delivered again before that chat's next."""
+    in_flight: Counter[int] = Counter()
+    peaks = {"all": 0, "one_chat": 0}
+    seen: defaultdict[int, list[str]] = defaultdict(list)
+    failures: list[int] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        message = (await request.json())["message"]
+        chat = message["chat"]["id"]
+        in_flight[chat] += 1
+        peaks["all"] = max(peaks["all"], sum(in_flight.values()))
+        peaks["one_chat"] = max(peaks["one_chat"], in_flight[chat])
+        await asyncio.sleep(0.05)
+        in_flight[chat] -= 1
+        if message["text"] == "1" and not failures:
+            failures.append(chat)
+            return web.Response(status=502)
+        seen[chat].append(message["text"])
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    emulator = TelegramEmulator(TOKEN, webhook_retry_delay=0.01, webhook_connections=3)
+    async with emulator as emu, serve(app) as url:
+        session = PromptCloseSession(api=TelegramAPIServer.from_base(str(emu.base_url)))
+        async with Bot(TOKEN, session=session) as bot:
+            users = [emu.user(user_id=600 + n) for n in range(5)]
+            for text in ("0", "1", "2"):
+                for user in users:
+                    await user.send_text(text)
+            await bot.set_webhook(f"{url}/hook")
+            await emu.wait_until(lambda: emu.updates_pending() == 0, timeout=10)
+
+    assert dict(seen) == {user.chat_id: ["0", "1", "2"] for user in users}
+    assert len(failures) == 1
+    assert peaks == {"all": 3, "one_chat": 1}
 
 
 @contextlib.asynccontextmanager
