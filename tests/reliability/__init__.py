@@ -1,0 +1,1 @@
+"""Whole `bot run` processes under stress: SIGKILL and restart, replicas, bursts."""
