@@ -41,7 +41,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from bot.app import run_application
-from bot.cases.status import CaseStatus
 from bot.runtime import Services
 from bot.services.schools import issue_school_api_key
 from bot.settings import Settings
@@ -50,7 +49,7 @@ from handlers.http.openapi import build_openapi
 from handlers.http.schemas import ValidationErrorAnswer
 from tests.conftest import DATA_KEY, SIGNAL_SECRET
 from tests.factories import signal_payload
-from tests.storage.case_setup import add_school, open_case, update_case
+from tests.storage.case_setup import add_school, mark_forwarded, open_case
 
 pytestmark = pytest.mark.slow
 
@@ -109,15 +108,7 @@ async def _seed(svc: Services) -> tuple[str, list[str], list[str], list[dict[str
     decidable = []
     for _ in range(4):
         case_id = await open_case(svc, school=school)
-        await update_case(
-            svc,
-            case_id,
-            status=CaseStatus.FORWARDED.value,
-            submitted_at=now,
-            registered_at=now,
-            forwarded_at=now,
-            deadline_at=now + timedelta(days=2),
-        )
+        await mark_forwarded(svc, case_id, now + timedelta(days=2))
         decidable.append(case_id)
     revocable = [f"FUZZ-REVOKE-{n}" for n in range(4)]
     for signal_id in revocable:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from bot.cases.status import CaseStatus
 from bot.delivery.outbox import Kind
 from bot.runtime import Services
 from bot.services.intake import accept_signal
@@ -106,6 +107,24 @@ async def open_case(
 async def update_case(svc: Services, case_id: str, **values: Any) -> None:
     async with svc.sessions.begin() as session:
         await session.execute(update(Case).where(Case.id == case_id).values(**values))
+
+
+async def mark_forwarded(svc: Services, case_id: str, deadline_at: datetime) -> None:
+    """Move a case to where its school has it: notified, consented, submitted and
+    forwarded now, due at `deadline_at`."""
+    now = svc.clock.now()
+    await update_case(
+        svc,
+        case_id,
+        status=CaseStatus.FORWARDED.value,
+        notified_at=now,
+        consented_at=now,
+        submitted_at=now,
+        registered_at=now,
+        forwarded_at=now,
+        deadline_at=deadline_at,
+        updated_at=now,
+    )
 
 
 async def get_case_row(svc: Services, case_id: str) -> Case:

@@ -16,6 +16,7 @@ from storage.models import Document, School
 from tests.storage.case_setup import (
     add_school,
     get_case_row,
+    mark_forwarded,
     next_chat_id,
     open_case,
     outbox,
@@ -25,16 +26,7 @@ from tests.storage.case_setup import (
 
 async def forwarded_case(svc: Services, school: School) -> str:
     case_id = await open_case(svc, school=school, chat_id=next_chat_id())
-    now = svc.clock.now()
-    await update_case(
-        svc,
-        case_id,
-        status=CaseStatus.FORWARDED.value,
-        submitted_at=now,
-        registered_at=now,
-        forwarded_at=now,
-        deadline_at=now,
-    )
+    await mark_forwarded(svc, case_id, svc.clock.now())
     return case_id
 
 

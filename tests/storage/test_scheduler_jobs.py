@@ -29,6 +29,7 @@ from tests.storage.case_setup import (
     add_school,
     almaty,
     get_case_row,
+    mark_forwarded,
     next_chat_id,
     open_case,
     outbox,
@@ -235,19 +236,7 @@ async def case_with_school(
     )
     chat_id = next_chat_id()
     case_id = await open_case(svc, school=school, chat_id=chat_id)
-    now = svc.clock.now()
-    await update_case(
-        svc,
-        case_id,
-        status=S.FORWARDED.value,
-        notified_at=now,
-        consented_at=now,
-        submitted_at=now,
-        registered_at=now,
-        forwarded_at=now,
-        deadline_at=DEADLINE,
-        updated_at=now,
-    )
+    await mark_forwarded(svc, case_id, DEADLINE)
     return case_id, chat_id, school.bin
 
 
