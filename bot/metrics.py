@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.status import CaseStatus
+from bot.delivery.outbox import Channel
 from storage.models import Case, OutboxMessage
 
 SIGNAL_RESULTS = {
@@ -28,7 +29,6 @@ SIGNAL_RESULTS = {
 }
 
 
-CHANNELS = ("telegram", "webhook", "sms")
 DELIVERY_RESULTS = ("sent", "retried", "dead")
 
 
@@ -117,9 +117,11 @@ class _DeliveryCollector(Collector):
             "Outgoing messages by channel (telegram, webhook, sms) and result",
             labels=["channel", "result"],
         )
-        for channel in CHANNELS:
+        for channel in Channel:
             for result in DELIVERY_RESULTS:
-                messages.add_metric([channel, result], current.by_channel.get((channel, result), 0))
+                messages.add_metric(
+                    [channel.value, result], current.by_channel.get((channel.value, result), 0)
+                )
         yield messages
         yield CounterMetricFamily(
             "homeschool_telegram_429", "429 answers from the Bot API", value=current.rate_limited

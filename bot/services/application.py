@@ -137,8 +137,9 @@ async def ask_next(
     session: AsyncSession, svc: Services, case: Case, guardian: Guardian, actor: Actor
 ) -> Step:
     """Queue the question for the first missing field, or the summary when complete."""
-    _, draft = await load_draft(session, svc, case.id)
-    return await ask(session, svc, case, guardian, actor, missing_step(case, draft), draft)
+    application, draft = await load_draft(session, svc, case.id)
+    step = missing_step(case, draft)
+    return await ask(session, svc, case, guardian, actor, step, application, draft)
 
 
 async def ask(
@@ -148,8 +149,10 @@ async def ask(
     guardian: Guardian,
     actor: Actor,
     step: Step,
+    application: Application,
     draft: Draft,
 ) -> Step:
+    """Queue the question for `step` and record it as asked, in the same transaction."""
     lang = guardian_lang(guardian)
     t = svc.texts
     buttons: list[list[Button]] = []
@@ -179,17 +182,9 @@ async def ask(
         buttons=buttons,
     )
     await enqueue(session, svc.cipher, svc.clock.now(), message)
-    await _record_asked(session, svc, case.id, draft, step)
-    return step
-
-
-async def _record_asked(
-    session: AsyncSession, svc: Services, case_id: str, draft: Draft, step: Step
-) -> None:
-    """Store the question with the message that asks it, in the same transaction."""
-    application, _ = await load_draft(session, svc, case_id)
     draft.asked = step
     save_draft(svc, application, draft)
+    return step
 
 
 async def _summary(
@@ -232,8 +227,8 @@ async def edit_field(svc: Services, actor: Actor, case_id: str, step: Step) -> S
     """An edit button on the summary: ask that one question again."""
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
-        _, draft = await load_draft(session, svc, case.id)
-        return await ask(session, svc, case, guardian, actor, step, draft)
+        application, draft = await load_draft(session, svc, case.id)
+        return await ask(session, svc, case, guardian, actor, step, application, draft)
 
 
 async def answer_address(svc: Services, actor: Actor, case_id: str, raw: str) -> Step:
@@ -241,9 +236,9 @@ async def answer_address(svc: Services, actor: Actor, case_id: str, raw: str) ->
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
         application, draft = await load_draft(session, svc, case.id)
-        draft.address = address
-        save_draft(svc, application, draft)
-        return await ask(session, svc, case, guardian, actor, missing_step(case, draft), draft)
+        draft.address = address  # saved with the next question by `ask`
+        step = missing_step(case, draft)
+        return await ask(session, svc, case, guardian, actor, step, application, draft)
 
 
 async def answer_note(svc: Services, actor: Actor, case_id: str, raw: str | None) -> Step:
@@ -251,9 +246,9 @@ async def answer_note(svc: Services, actor: Actor, case_id: str, raw: str | None
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
         application, draft = await load_draft(session, svc, case.id)
-        draft.note = note or None
-        save_draft(svc, application, draft)
-        return await ask(session, svc, case, guardian, actor, missing_step(case, draft), draft)
+        draft.note = note or None  # saved with the next question by `ask`
+        step = missing_step(case, draft)
+        return await ask(session, svc, case, guardian, actor, step, application, draft)
 
 
 async def choose_grade(svc: Services, actor: Actor, case_id: str, grade: int) -> Step:

@@ -85,13 +85,11 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
             case.registration_number = await _next_registration_number(session, school.id, now)
         number = case.registration_number
         lang = guardian_lang(guardian)
-        data = _receipt_data(
-            svc, case, case_view(svc.cipher, case, school, lang), lang, number, now
-        )
+        view = case_view(svc.cipher, case, school, lang)
+        data = _receipt_data(svc, case, view, lang, number, now)
     pdf = await asyncio.to_thread(render_receipt, data)
     async with svc.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
-        view = case_view(svc.cipher, case, school, lang)
         receipt = await add_document(
             session,
             svc.cipher,

@@ -38,6 +38,7 @@ class _Prepared:
     """What the PDF is rendered from, and what must not change before it is stored."""
 
     data: ApplicationData
+    view: CaseView
     basis: tuple[object, ...]
     now: datetime
 
@@ -64,7 +65,7 @@ async def confirm(svc: Services, actor: Actor, case_id: str) -> Step | None:
             raise DomainError("error.stale_button", "application changed while rendering")
         lang = guardian_lang(guardian)
         school = await get_school(session, case.school_id) if case.school_id else None
-        view = case_view(svc.cipher, case, school, lang)
+        view = prepared.view  # the basis is unchanged, so is what the case says
         document = await add_document(
             session,
             svc.cipher,
@@ -117,7 +118,7 @@ async def _prepare(svc: Services, actor: Actor, case_id: str) -> _Prepared | Ste
             raise DomainError("error.stale_button", "no consent or grade")
         now = svc.clock.now()
         data = _application_data(svc, view, draft, lang, consent, now)
-        return _Prepared(data, _basis(case, draft, consent), now)
+        return _Prepared(data, view, _basis(case, draft, consent), now)
 
 
 def _basis(case: Case, draft: Draft, consent: ConsentRecord | None) -> tuple[object, ...]:
