@@ -77,7 +77,6 @@ class Guardian:
         reactions = {
             "start.choose_language": self._button(say(f"language.{self._cast.lang}_button")),
             "identity.ask_contact": self._share_phone,
-            "identity.linked": None,
             "consent.question": self._button(say("consent.agree_button")),
             "form.ask_grade": self._button(say("form.grade_button", grade=4)),
             "form.ask_address": self._type_address,

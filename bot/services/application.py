@@ -18,7 +18,7 @@ from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, guardian_lang, lock_own_case
 from bot.services.case_views import case_view, school_name
-from bot.services.messages import Button, text_message
+from bot.services.messages import REMOVE_KEYBOARD, Button, text_message
 from bot.texts import Lang
 from storage.models import Application, Case, Guardian, School
 from storage.repositories.schools import get_school
@@ -180,6 +180,7 @@ async def ask(
         text,
         case_id=case.id,
         buttons=buttons,
+        reply_markup=REMOVE_KEYBOARD,  # for a typed answer: the phone keyboard may linger
     )
     await enqueue(session, svc.cipher, svc.clock.now(), message)
     draft.asked = step

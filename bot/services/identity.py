@@ -16,7 +16,7 @@ from bot.runtime import Services
 from bot.services.access import Actor
 from bot.services.case_views import case_view
 from bot.services.first_contact import notice_dedupe_key
-from bot.services.messages import text_message
+from bot.services.messages import REMOVE_KEYBOARD, text_message
 from bot.services.notices import notice_message
 from bot.texts import Lang
 from storage.models import Case, Guardian, LinkToken
@@ -114,7 +114,14 @@ async def link_by_contact(
 async def _confirm(
     session: AsyncSession, svc: Services, actor: Actor, lang: Lang, outcome: LinkOutcome
 ) -> None:
-    """Say what happened before the notices, which follow in the same transaction."""
+    """Say what happened before the notices, which follow in the same transaction.
+
+    A single notice says it all by itself, so it comes without a confirmation: one
+    message less, and a second sooner, at one message per second to a private chat.
+    The phone keyboard is one-time; the next question that wants typed text removes it.
+    """
+    if outcome.cases_notified == 1 and outcome.token in (TokenCheck.NONE, TokenCheck.VALID):
+        return
     t = svc.texts
     if outcome.token is TokenCheck.OTHER_PHONE:
         text = t(lang, "identity.token_other_phone")
@@ -128,7 +135,7 @@ async def _confirm(
         Kind.REPLY,
         actor.chat_id,
         text,
-        reply_markup={"remove_keyboard": True},
+        reply_markup=REMOVE_KEYBOARD,
     )
     await enqueue(session, svc.cipher, svc.clock.now(), message)
 

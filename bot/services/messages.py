@@ -11,6 +11,9 @@ from bot.delivery.outbox import Kind, OutgoingMessage, TelegramPayload
 
 Button = tuple[str, CallbackData]
 
+# Takes the phone-number keyboard away, so the guardian's letter keyboard shows again.
+REMOVE_KEYBOARD: dict[str, Any] = {"remove_keyboard": True}
+
 
 def inline_keyboard(rows: Sequence[Sequence[Button]]) -> dict[str, Any]:
     return {
@@ -30,7 +33,10 @@ def text_message(
     buttons: Sequence[Sequence[Button]] = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> OutgoingMessage:
-    """An HTML `sendMessage`; `text` must already be safe HTML (see bot.texts)."""
+    """An HTML `sendMessage`; `text` must already be safe HTML (see bot.texts).
+
+    `reply_markup` is used only when there are no `buttons`: a message carries one.
+    """
     params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if buttons:
         params["reply_markup"] = inline_keyboard(buttons)

@@ -107,7 +107,6 @@ async def deep_link_links_only_the_phone_it_was_sent_to(
 
     guardian = stack.emu.user(first_name="Айгүл", language_code="kk", phone=phone)
     await open_bot_and_share_phone(stack, guardian, token)
-    await stack.next_message(guardian.chat_id, shown(stack, "kk", "identity.linked", count=1))
     notice = await stack.next_message(guardian.chat_id, shown(stack, "kk", "consent.question"))
     await wait_for_status(stack, case_id, "notified")
     assert payload["child"]["full_name"] in (notice.text or "")
@@ -171,11 +170,36 @@ async def someone_elses_contact_links_nothing_and_reveals_nothing(stack: Stack) 
     assert (await load_case(stack, case_id)).status == "awaiting_link"
 
     await user.share_contact()
-    await stack.next_message(user.chat_id, shown(stack, "kk", "identity.linked", count=1))
     notice = await stack.next_message(user.chat_id, shown(stack, "kk", "consent.question"))
     await wait_for_status(stack, case_id, "notified")
     assert payload["child"]["full_name"] in (notice.text or "")
     assert await linked_user_id(stack, user.id) is not None
+    # The one notice is the whole answer to the shared phone: no confirmation before it.
+    assert chat_texts(stack, user.chat_id) == [*before_match, notice.text]
+
+    await user.press(shown(stack, "kk", "consent.agree_button"), notice)
+    # The signal named no school: the first question wants typed text.
+    school = await stack.next_message(user.chat_id, shown(stack, "kk", "form.ask_school"))
+    assert school.reply_markup == {"remove_keyboard": True}
+
+
+async def two_waiting_cases_are_counted_then_each_notice_follows(stack: Stack) -> None:
+    phone = make_phone()
+    user = stack.emu.user(first_name="Айгүл", language_code="kk", phone=phone)
+    first = await stack.post_signal(guardian={"phone": phone, "iin": None})
+    second = await stack.post_signal(guardian={"phone": phone, "iin": None})
+
+    await open_bot_and_share_phone(stack, user, None)
+    linked = await stack.next_message(user.chat_id, shown(stack, "kk", "identity.linked", count=2))
+    assert linked.reply_markup == {"remove_keyboard": True}
+    notices = [
+        await stack.next_message(user.chat_id, shown(stack, "kk", "consent.question"))
+        for _ in range(2)
+    ]
+    numbers = {f"№ {c['payload']['conclusion']['number']}" for c in (first, second)}
+    assert {number for number in numbers for n in notices if number in (n.text or "")} == numbers
+    for created in (first, second):
+        await wait_for_status(stack, str(created["case_id"]), "notified")
 
 
 async def test_only_the_own_phone_links_a_chat_and_unlocks_the_case(tmp_path: Path) -> None:
@@ -187,3 +211,4 @@ async def test_only_the_own_phone_links_a_chat_and_unlocks_the_case(tmp_path: Pa
         stories.create_task(deep_link_links_only_the_phone_it_was_sent_to(stack, gateway))
         stories.create_task(expired_link_says_so_then_matches_by_phone(stack, gateway))
         stories.create_task(someone_elses_contact_links_nothing_and_reveals_nothing(stack))
+        stories.create_task(two_waiting_cases_are_counted_then_each_notice_follows(stack))
