@@ -188,12 +188,10 @@ class Actor:
             "chat_instance": f"{abs(self.chat.id) * 31 + self._state.bot.id}",
             "data": data,
         }
-        self._state.callback_queries[query_id] = {
-            "data": data,
-            "user_id": self.user.id,
-            "answered": False,
-        }
-        await self._state.push_update("callback_query", query)
+        record: JsonDict = {"data": data, "user_id": self.user.id, "answered": False}
+        self._state.callback_queries[query_id] = record
+        # Kept so that a test can deliver the very same update again, as Telegram does.
+        record["update"] = await self._state.push_update("callback_query", query)
         return query_id
 
     def _fake_file(self, kind: str) -> JsonDict:

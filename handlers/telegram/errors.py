@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, ErrorEvent
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.identity import known_language
-from bot.services.replies import reply
+from bot.services.replies import reply_unless_answered
 from bot.texts import DEFAULT_LANG, Lang, parse_lang
 from handlers.telegram.context import actor_of
 
@@ -58,7 +58,8 @@ async def on_domain_error(event: ErrorEvent, svc: Services) -> None:
             return
     source = event.update.message or query
     if source is not None and source.from_user is not None:
-        await reply(svc, actor_of(source, event.update), text, purpose=f"error:{error.text_key}")
+        actor = actor_of(source, event.update)
+        await reply_unless_answered(svc, actor, text, purpose=f"error:{error.text_key}")
 
 
 async def on_unexpected_error(event: ErrorEvent, svc: Services) -> None:
@@ -69,9 +70,8 @@ async def on_unexpected_error(event: ErrorEvent, svc: Services) -> None:
     lang = await _lang_of(svc, event)
     if event.update.callback_query is not None:
         await _answer(event.update.callback_query)
-    await reply(
-        svc, actor_of(source, event.update), svc.texts(lang, "error.generic"), purpose="error"
-    )
+    actor = actor_of(source, event.update)
+    await reply_unless_answered(svc, actor, svc.texts(lang, "error.generic"), purpose="error")
 
 
 def build_router() -> Router:

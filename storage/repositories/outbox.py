@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
@@ -26,3 +26,15 @@ async def requeue_dead(
         .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
     )
     return int(result.rowcount or 0)
+
+
+async def has_replies_to(session: AsyncSession, origin: str) -> bool:
+    """Tell whether anything was queued in answer to the update `origin`.
+
+    Replies are keyed `<origin>:<purpose>`. A prefix match, not a key range: a range
+    depends on the database's collation (under ICU collations ':' sorts by other rules).
+    It scans the outbox, which is fine for the rare error answer that asks.
+    """
+    prefix = OutboxMessage.dedupe_key.startswith(f"{origin}:", autoescape=True)
+    query = select(OutboxMessage.id).where(prefix).limit(1)
+    return (await session.execute(query)).first() is not None
