@@ -18,6 +18,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.fsm_storage import build_fsm_storage
+from bot.response_models import KeepResponseModels
 from bot.runtime import Services
 from bot.texts import Lang
 from handlers.telegram import errors, unexpected
@@ -36,6 +37,7 @@ def build_bot(svc: Services) -> Bot:
     """A Bot talking to TELEGRAM_API_URL (Telegram, a local Bot API server, the emulator)."""
     assert svc.settings.BOT_TOKEN is not None
     session = AiohttpSession(api=TelegramAPIServer.from_base(svc.settings.TELEGRAM_API_URL))
+    session.middleware(KeepResponseModels())
     return Bot(
         svc.settings.BOT_TOKEN.get_secret_value(),
         session=session,
