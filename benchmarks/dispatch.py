@@ -37,6 +37,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+# `bot` first, so that aiogram loads as `homeschool-bot run` loads it (bot.aiogram_import).
+import bot as homeschool_bot  # noqa: F401  # isort: skip
 import httpx
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession

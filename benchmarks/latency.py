@@ -36,6 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+# `bot` first, so that aiogram loads as `homeschool-bot run` loads it (bot.aiogram_import).
+import bot as homeschool_bot  # noqa: F401  # isort: skip
 import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession

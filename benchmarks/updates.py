@@ -54,6 +54,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+# `bot` first, so that aiogram loads as `homeschool-bot run` loads it (bot.aiogram_import).
+import bot as homeschool_bot  # noqa: F401  # isort: skip
 import aiohttp
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
