@@ -35,8 +35,11 @@ DELIVERY_RESULTS = ("sent", "retried", "dead")
 class DeliveryCounters(Protocol):
     """The dispatcher's running totals (bot.delivery.outcomes.DeliveryCounters)."""
 
-    by_channel: Mapping[tuple[str, str], int]
-    rate_limited: int
+    @property
+    def by_channel(self) -> Mapping[tuple[str, str], int]: ...
+
+    @property
+    def rate_limited(self) -> int: ...
 
 
 @dataclass

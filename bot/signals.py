@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from datetime import UTC, date, datetime
@@ -59,15 +60,15 @@ class _Strict(BaseModel):
 
 class Conclusion(_Strict):
     number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    date: date
-    valid_until: date | None = None
+    date: dt.date  # the field shadows the type inside the class: name the type in full
+    valid_until: dt.date | None = None
     recommendation: Literal["home_schooling"]
     organization: ShortText
     summary: Annotated[str, StringConstraints(max_length=4000)] = ""
 
     @field_validator("valid_until")
     @classmethod
-    def _validity_after_issue(cls, value: date | None, info: ValidationInfo) -> date | None:
+    def _validity_after_issue(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         issued = info.data.get("date")
         if value is not None and issued is not None and value < issued:
             raise ValueError("valid_until is before the conclusion date")

@@ -271,7 +271,7 @@ class OutboxDispatcher:
         busy = set(self._rows.sending)
         parked: dict[str, datetime] = {}
         to_release: list[tuple[Claim, datetime]] = []
-        launched: list[tuple[Claim, float]] = []
+        launched: list[Claim] = []
         for claim in self._queue:
             if telegram_waits and claim.chat is not None:
                 continue

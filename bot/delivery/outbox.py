@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import DataCipher
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, table_of
 
 OUTBOX_DIRTY = "outbox_dirty"
 
@@ -146,7 +146,7 @@ async def enqueue(
         for m in messages
     ]
     connection = await session.connection()
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
     await connection.execute(statement, rows)

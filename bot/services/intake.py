@@ -29,7 +29,7 @@ from bot.signals import Guardian as GuardianData
 from bot.signals import VkkSignal, content_digest
 from bot.texts import DEFAULT_LANG, parse_lang
 from storage.crypto import DataCipher
-from storage.models import AuditEvent, Case, Guardian, LinkToken, School
+from storage.models import AuditEvent, Case, Guardian, LinkToken, School, table_of
 from storage.repositories.audit import audit_row
 
 log = logging.getLogger(__name__)
@@ -138,10 +138,10 @@ class _NewCases:
         if not self.cases:
             return
         connection = await session.connection()
-        await connection.execute(insert(Case.__table__), self.cases)
-        await connection.execute(insert(AuditEvent.__table__), self.audit)
+        await connection.execute(insert(table_of(Case)), self.cases)
+        await connection.execute(insert(table_of(AuditEvent)), self.audit)
         if self.tokens:
-            await connection.execute(insert(LinkToken.__table__), self.tokens)
+            await connection.execute(insert(table_of(LinkToken)), self.tokens)
         await enqueue(session, svc.cipher, now, *self.messages)
         for row in self.cases:
             log.info("case opened from signal", extra={"case_id": row["id"]})
@@ -193,7 +193,7 @@ async def _guardians(
     if missing:
         rows = [_new_guardian_row(cipher, person, now) for person in missing.values()]
         connection = await session.connection()
-        await connection.execute(insert(Guardian.__table__), rows)
+        await connection.execute(insert(table_of(Guardian)), rows)
         found.update(await _guardians_by_phone(session, cipher, set(missing)))
     return found
 
@@ -215,8 +215,8 @@ async def _refresh_known_guardians(
         fresh = _new_guardian_row(cipher, latest[phone], now)
         rows.append({"gid": ref.id, "iin": fresh["iin_hash"], "pd": fresh["pd_enc"], "at": now})
     statement = (
-        update(Guardian.__table__)
-        .where(Guardian.__table__.c.id == bindparam("gid"))
+        update(table_of(Guardian))
+        .where(table_of(Guardian).c.id == bindparam("gid"))
         .values(iin_hash=bindparam("iin"), pd_enc=bindparam("pd"), updated_at=bindparam("at"))
     )
     connection = await session.connection()

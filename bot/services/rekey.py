@@ -134,11 +134,11 @@ async def _rekey_redis_dialogs(url: str, cipher: DataCipher, report: RekeyReport
                 if token is None:
                     continue
                 try:
-                    rotated = cipher.rotate(token)
+                    rotated = cipher.rotate(token if isinstance(token, bytes) else token.encode())
                 except UndecryptableData:
                     report.undecryptable[REDIS_DIALOGS] += 1
                     continue
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.set(key, rotated, keepttl=True)
                 try:
                     await pipe.execute()

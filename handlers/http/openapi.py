@@ -19,7 +19,7 @@ from handlers.http.schemas import (
     ValidationErrorAnswer,
 )
 
-_SIGNED = [{"hmacSignature": [], "hmacTimestamp": []}]
+_SIGNED: list[dict[str, list[str]]] = [{"hmacSignature": [], "hmacTimestamp": []}]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -141,7 +141,7 @@ def _ops_operations() -> dict[str, Any]:
 
 def build_openapi() -> dict[str, Any]:
     """Return the OpenAPI document; models are the single source of the schemas."""
-    models = [
+    models: list[type[BaseModel]] = [
         VkkSignal,
         IntakeAnswer,
         CaseAnswer,

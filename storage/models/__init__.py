@@ -1,7 +1,7 @@
 """ORM models; importing this package registers every table on `Base.metadata`."""
 
 from storage.models.audit import AuditEvent
-from storage.models.base import Base, UtcDateTime
+from storage.models.base import Base, UtcDateTime, table_of
 from storage.models.cases import Application, Case, ConsentRecord, Document
 from storage.models.fsm import FsmRecord
 from storage.models.guardians import Guardian
@@ -23,4 +23,5 @@ __all__ = [
     "School",
     "StaffChat",
     "UtcDateTime",
+    "table_of",
 ]

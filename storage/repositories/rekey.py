@@ -51,7 +51,7 @@ async def list_encrypted_rows(
     if after is not None:
         query = query.where(source.key > after)
     result = await session.execute(query.order_by(source.key).limit(limit))
-    return list(result.mappings().all())
+    return [dict(row) for row in result.mappings().all()]
 
 
 async def replace_if_unchanged(
