@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.telegram_side import telegram_side
 from bot.clock import Clock
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.outbox import Kind, OutgoingMessage, TelegramPayload, enqueue
@@ -188,19 +189,10 @@ async def run(messages: int, per_chat: int, rate: float) -> None:
         BOT_TOKEN=TOKEN,
         TELEGRAM_RATE_PER_S=rate,
     )
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--serve-emulator",
-        f"--messages={messages // per_chat}",
-        f"--rate={rate}",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    hello = json.loads(await child.stdout.readline())
-    chats, base_url = hello["chats"], hello["url"]
-    try:
+    async with telegram_side(
+        __file__, "--serve-emulator", f"--messages={messages // per_chat}", f"--rate={rate}"
+    ) as hello:
+        chats, base_url = hello["chats"], hello["url"]
         async with open_services(settings) as svc, httpx.AsyncClient() as http:
             await link_guardians(svc, chats)
             await enqueue_notices(svc, chats, per_chat)
@@ -208,9 +200,6 @@ async def run(messages: int, per_chat: int, rate: float) -> None:
             elapsed = await dispatch_all(svc, http, base_url, total)
             assert await count_sent(svc) == total
             answer = (await http.get(f"{base_url}/bench/stats")).json()
-    finally:
-        child.stdin.close()
-        await child.wait()
     stats = EmulatorStats(answer["rejected_429"], [(str(c), at) for c, at in answer["accepted"]])
     report(stats, total, per_chat, rate, elapsed)
 

@@ -47,6 +47,7 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.telegram_side import telegram_side
 from bot.app import run_application
 from bot.clock import ShiftedClock
 from bot.emulator import TelegramEmulator
@@ -118,27 +119,17 @@ async def wait_sent(http: aiohttp.ClientSession, base_url: str, count: int) -> N
 
 async def run(signals: int, rate: float) -> None:
     folder = Path(tempfile.mkdtemp(prefix="latency-bench-"))
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--serve-emulator",
-        f"--signals={signals}",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    hello = json.loads(await child.stdout.readline())
-    chats, emu_url = hello["chats"], hello["url"]
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
-        DATA_KEY=Fernet.generate_key().decode(),
-        SIGNAL_SECRETS=SECRET.decode(),
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=emu_url,
-        HTTP_PORT=0,
-    )
-    try:
+    async with telegram_side(__file__, "--serve-emulator", f"--signals={signals}") as hello:
+        chats, emu_url = hello["chats"], hello["url"]
+        settings = Settings(
+            _env_file=None,
+            DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+            DATA_KEY=Fernet.generate_key().decode(),
+            SIGNAL_SECRETS=SECRET.decode(),
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=emu_url,
+            HTTP_PORT=0,
+        )
         base_times = await baseline(emu_url, chats[:BASELINE_CHATS], rate)
         chats = chats[BASELINE_CHATS:]
         clock = ShiftedClock(WORKING_MORNING, ALMATY)
@@ -166,9 +157,6 @@ async def run(signals: int, rate: float) -> None:
             await asyncio.gather(*tasks)
             await wait_sent(http, emu_url, already + 2 * len(chats))
             stats = await sent_calls(http, emu_url)
-    finally:
-        child.stdin.close()
-        await child.wait()
     notice_at: dict[int, float] = {}
     for raw_chat, at in stats["sent"]:  # type: ignore[attr-defined]
         chat = int(raw_chat)  # form-encoded by aiogram: a string

@@ -75,6 +75,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.intake import free_port
+from benchmarks.telegram_side import telegram_side
 from bot.app import run_application
 from bot.callbacks import CaseAction, CaseCb
 from bot.clock import ShiftedClock
@@ -502,20 +503,12 @@ async def round_database(base: str | None, folder: Path, round_no: int) -> Async
 
 async def run(args: argparse.Namespace) -> None:
     guardians = math.ceil(args.updates / len(SCRIPT))
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--serve-telegram",
-        f"--users={guardians + WARMUP_GUARDIANS}",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    hello = json.loads(await child.stdout.readline())
-    results: dict[str, list[Run]] = {"bare": [], "full": []}
-    folder = Path(tempfile.mkdtemp(prefix="updates-bench-"))
-    timeout = aiohttp.ClientTimeout(total=None)
-    try:
+    async with telegram_side(
+        __file__, "--serve-telegram", f"--users={guardians + WARMUP_GUARDIANS}"
+    ) as hello:
+        results: dict[str, list[Run]] = {"bare": [], "full": []}
+        folder = Path(tempfile.mkdtemp(prefix="updates-bench-"))
+        timeout = aiohttp.ClientTimeout(total=None)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             telegram = Telegram(hello["url"], hello["users"], http)
             for round_no in range(1, args.rounds + 1):
@@ -528,9 +521,6 @@ async def run(args: argparse.Namespace) -> None:
                             result = await measure_full(url, telegram, scripts, args.concurrency)
                         results[kind].append(result)
                         print(f"round {round_no} {kind}  {describe(result)}", flush=True)
-    finally:
-        child.stdin.close()
-        await child.wait()
     report(results, guardians, args)
 
 

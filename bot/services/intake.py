@@ -214,9 +214,10 @@ async def _refresh_known_guardians(
     for phone, ref in found.items():
         fresh = _new_guardian_row(cipher, latest[phone], now)
         rows.append({"gid": ref.id, "iin": fresh["iin_hash"], "pd": fresh["pd_enc"], "at": now})
+    guardians = table_of(Guardian)
     statement = (
-        update(table_of(Guardian))
-        .where(table_of(Guardian).c.id == bindparam("gid"))
+        update(guardians)
+        .where(guardians.c.id == bindparam("gid"))
         .values(iin_hash=bindparam("iin"), pd_enc=bindparam("pd"), updated_at=bindparam("at"))
     )
     connection = await session.connection()
