@@ -3,6 +3,10 @@
 Keys are dotted msgids (`consent.agree_button`). Every placeholder value is HTML-escaped
 here, so user-supplied names and answers can never break `parse_mode=HTML` or inject
 markup; the catalog text itself may use Telegram's HTML tags.
+
+A placeholder may name a grammatical case, `{deadline:dat}` or `{child_name:dat}`: the
+Kazakh catalog gets the case ending by vowel harmony (`bot.grammar.kk_case`), the
+Russian one a declined name when the value is a `Person` whose sex is known.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 from string import Formatter
 
 from babel.messages.pofile import read_po
+
+from bot.grammar import Case, Sex, kk_case, ru_name
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 
@@ -31,6 +37,37 @@ class Raw(str):
     """A placeholder value that is already safe HTML (e.g. a rendered sub-text)."""
 
 
+class Person(str):
+    """A full name that knows the person's sex, so Russian templates can decline it."""
+
+    sex: Sex | None
+
+    def __new__(cls, full_name: str, sex: Sex | None) -> Person:
+        person = super().__new__(cls, full_name)
+        person.sex = sex
+        return person
+
+
+class _Value:
+    """A placeholder value as a template uses it: inflected if asked, then escaped."""
+
+    def __init__(self, lang: Lang, value: object) -> None:
+        self._lang, self._value = lang, value
+
+    def __format__(self, spec: str) -> str:
+        value = self._value
+        if isinstance(value, Raw):
+            return value
+        text = str(value)
+        if spec:
+            case = Case(spec)
+            if self._lang is Lang.KK:
+                text = kk_case(text, case)
+            elif isinstance(value, Person):
+                text = ru_name(text, case, value.sex)
+        return html.escape(text, quote=False)
+
+
 @dataclass(frozen=True)
 class Catalog:
     lang: Lang
@@ -38,11 +75,7 @@ class Catalog:
 
     def text(self, key: str, /, **params: object) -> str:
         template = self.messages[key]
-        safe = {
-            k: v if isinstance(v, Raw) else html.escape(str(v), quote=False)
-            for k, v in params.items()
-        }
-        return template.format(**safe)
+        return template.format(**{k: _Value(self.lang, v) for k, v in params.items()})
 
 
 def load_catalog(lang: Lang, folder: Path = LOCALES_DIR) -> Catalog:

@@ -7,7 +7,15 @@ from datetime import date, datetime
 from typing import Literal
 
 from bot.documents.common import COMMON, conclusion_reference
-from bot.documents.text import Lang, format_date, format_datetime, join_present, or_blank
+from bot.documents.text import (
+    BLANK,
+    Lang,
+    format_date,
+    format_datetime,
+    join_present,
+    or_blank,
+)
+from bot.grammar import Case, kk_case, official_name, ru_name
 
 
 @dataclass(frozen=True)
@@ -32,15 +40,16 @@ class ApplicationData:
     conclusion_organization: str
     note: str
     consent_at: datetime
-    consent_version: str
     created_at: datetime
+    telegram_user_id: int
+    """The guardian's Telegram account that confirmed the application (its e-signature)."""
+    guardian_sex: Literal["m", "f"] | None = None
 
 
 @dataclass(frozen=True)
 class ApplicationTexts:
     """Wording of annex 2 in one language; `{...}` fields are filled by render_application."""
 
-    addressee: str
     addressee_caption: str
     applicant: str
     applicant_caption: str
@@ -53,21 +62,22 @@ class ApplicationTexts:
     consent: str
     date: str
     signer: str
+    signature: str
+    confirmed: str
 
 
 # Kazakh: the wording of annex 2 as published (seed file), with the case endings a filled-in
 # sentence needs; "балам/қызым" is the order's own pair for son/daughter.
-# Russian: the same form in the terms of GLOSSARY.md.
+# Russian: the same form in the terms of GLOSSARY.md, names declined (bot.grammar).
 TEXTS: dict[Lang, ApplicationTexts] = {
     "kk": ApplicationTexts(
-        addressee="{authority} басшысына",
         addressee_caption="(жергілікті атқарушы органның атауы)",
         applicant="{guardian}",
         applicant_caption="(Т.А.Ә. (болған жағдайда))",
         title="Өтініш",
-        child={"m": "менің баламды", "f": "менің қызымды"},
+        child={"m": "менің балам", "f": "менің қызым"},
         request=(
-            "{school} {grade}-сыныпта оқу үшін {address}{child} {child_name} "
+            "{school} {grade}-сыныбында оқу үшін {address}{child} {child_name} "
             "(туған күні: {birth_date}) үйде жеке тегін оқытуға қабылдауыңызды сұраймын."
         ),
         address={
@@ -76,12 +86,13 @@ TEXTS: dict[Lang, ApplicationTexts] = {
         },
         basis="Негіздеме: үйде оқыту бойынша ұсынымдармен қоса берілген {conclusion}.",
         note="Ескертпе: {note}",
-        consent="{consent}: {consent_at} берілді, келісім мәтінінің нұсқасы: {version}.",
+        consent="{consent} {consent_at} берілді.",
         date="Күні: {date}",
         signer="Өтініш беруші: {guardian}",
+        signature="Қолы: ____________",
+        confirmed="Электрондық түрде расталды: Telegram аккаунты (ID {account}), {confirmed_at}",
     ),
     "ru": ApplicationTexts(
-        addressee="Руководителю {authority}",
         addressee_caption="(наименование местного исполнительного органа)",
         applicant="от {guardian}",
         applicant_caption="(Ф.И.О. (при его наличии))",
@@ -89,8 +100,7 @@ TEXTS: dict[Lang, ApplicationTexts] = {
         child={"m": "моего сына", "f": "мою дочь"},
         request=(
             "Прошу принять {child} {child_name} (дата рождения: {birth_date}){address} "
-            "на обучение в {grade} классе {school} "
-            "на индивидуальное бесплатное обучение на дому."
+            "на индивидуальное бесплатное обучение на дому в {grade} классе {school}."
         ),
         address={
             "m": ", проживающего по адресу: {address},",
@@ -98,22 +108,52 @@ TEXTS: dict[Lang, ApplicationTexts] = {
         },
         basis="Основание: {conclusion} с рекомендациями по обучению на дому.",
         note="Примечание: {note}",
-        consent="{consent} дано {consent_at}, версия текста согласия: {version}.",
+        consent="{consent} дано {consent_at}.",
         date="Дата: {date}",
         signer="Заявитель: {guardian}",
+        signature="Подпись: ____________",
+        confirmed="Подтверждено электронно: аккаунт Telegram (ID {account}), {confirmed_at}",
     ),
 }
+
+SCHOOL_GENERIC_RU = "организации образования"
+AUTHORITY_GENERIC_RU = "местного исполнительного органа"
+
+
+def addressee(language: Lang, authority: str) -> str:
+    """«To the head of <authority>», the first line of annex 2, with the case it needs."""
+    if not authority.strip():
+        return f"{BLANK} басшысына" if language == "kk" else f"руководителю {BLANK}"
+    if language == "kk":
+        return f"{kk_case(authority, Case.GENITIVE)} басшысына"
+    return f"руководителю {official_name(authority, AUTHORITY_GENERIC_RU)}"
+
+
+def _school(language: Lang, name: str) -> str:
+    if not name.strip():
+        return BLANK
+    if language == "kk":
+        return kk_case(name, Case.GENITIVE)
+    return official_name(name, SCHOOL_GENERIC_RU)
+
+
+def _child_name(language: Lang, name: str, sex: Literal["m", "f"]) -> str:
+    if not name.strip():
+        return BLANK
+    if language == "kk":
+        return kk_case(name, Case.ACCUSATIVE)
+    return ru_name(name, Case.ACCUSATIVE, sex)
 
 
 def _request(data: ApplicationData, texts: ApplicationTexts) -> str:
     address = join_present((data.locality, data.district, data.city, data.region))
     address_clause = texts.address[data.child_sex].format(address=address) if address else ""
     return texts.request.format(
-        school=or_blank(data.school_name),
+        school=_school(data.language, data.school_name),
         grade=data.grade,
         address=address_clause,
         child=texts.child[data.child_sex],
-        child_name=or_blank(data.child_full_name),
+        child_name=_child_name(data.language, data.child_full_name, data.child_sex),
         birth_date=format_date(data.child_birth_date),
     )
 
@@ -124,39 +164,45 @@ def render_application(data: ApplicationData) -> bytes:
 
     texts = TEXTS[data.language]
     common = COMMON[data.language]
+    lang = data.language
     pdf = OfficialPdf(
-        language=data.language,
+        language=lang,
         title=f"{texts.title} {data.case_number}",
         case_number=data.case_number,
         generated_at=data.created_at,
     )
     guardian = or_blank(data.guardian_full_name)
+    applicant = guardian
+    if lang == "ru" and data.guardian_full_name.strip():
+        applicant = ru_name(guardian, Case.GENITIVE, data.guardian_sex)
+    to = addressee(lang, data.authority_name)
     pdf.addressee(
         [
-            (
-                texts.addressee.format(authority=or_blank(data.authority_name)),
-                texts.addressee_caption,
-            ),
-            (texts.applicant.format(guardian=guardian), texts.applicant_caption),
+            (to[:1].upper() + to[1:], texts.addressee_caption),
+            (texts.applicant.format(guardian=applicant), texts.applicant_caption),
         ]
     )
     pdf.heading(texts.title)
     pdf.paragraph(_request(data, texts))
     conclusion = conclusion_reference(
-        data.language, data.conclusion_number, data.conclusion_date, data.conclusion_organization
+        lang, data.conclusion_number, data.conclusion_date, data.conclusion_organization
     )
     pdf.paragraph(texts.basis.format(conclusion=conclusion))
     if pdf.clean(data.note):  # a note of only control characters counts as none
         pdf.paragraph(texts.note.format(note=data.note), multiline=True)
     pdf.paragraph(
         texts.consent.format(
-            consent=common.consent,
-            consent_at=format_datetime(data.consent_at),
-            version=data.consent_version,
+            consent=common.consent, consent_at=format_datetime(data.consent_at, lang)
         )
     )
     pdf.closing(
         texts.date.format(date=format_date(data.created_at)),
         texts.signer.format(guardian=guardian),
+    )
+    pdf.signature(
+        texts.signature,
+        texts.confirmed.format(
+            account=data.telegram_user_id, confirmed_at=format_datetime(data.created_at, lang)
+        ),
     )
     return pdf.render()

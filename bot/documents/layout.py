@@ -75,7 +75,8 @@ class OfficialPdf(FPDF):
         self._supported = _code_points(self.fonts[FONT_FAMILY])
         texts = FOOTERS[language]
         self._footer_text = self.clean(
-            f"{texts.case_label}: {case_number} · {texts.channel} · {format_datetime(generated_at)}"
+            f"{texts.case_label}: {case_number} · {texts.channel} · "
+            f"{format_datetime(generated_at, language)}"
         )
         self._page_text = f"{texts.page} {{page}} / {_PAGES_ALIAS}"
         self.str_alias_nb_pages = _PAGES_ALIAS
@@ -169,6 +170,17 @@ class OfficialPdf(FPDF):
         self.set_xy(self.l_margin + half, y)
         self._block(half, _LINE, self.clean(right), Align.R)
         self.y = max(end, self.y)
+
+    def signature(self, line: str, confirmation: str) -> None:
+        """Draw the signature line on the right and, under it, the electronic confirmation."""
+        self.ln(4)
+        if self.will_page_break(3 * _LINE):
+            self.add_page()
+        self._block(0, _LINE, self.clean(line), Align.R)
+        self.ln(2)
+        self.set_font(FONT_FAMILY, size=10)
+        self._block(0, 5, self.clean(confirmation), Align.R)
+        self.set_font(FONT_FAMILY, size=_TEXT)
 
     def render(self) -> bytes:
         """Return the finished document."""

@@ -21,7 +21,9 @@ class ReceiptData:
     school_name: str
     registration_number: str
     registered_at: datetime
-    deadline_at: datetime
+    accepted_at: datetime
+    accepted_by_staff: str | None
+    """The staff member's name as Telegram gives it; None when the school's system decided."""
     guardian_full_name: str
     child_full_name: str
     conclusion_number: str
@@ -47,8 +49,9 @@ class ReceiptTexts:
     conclusion_item: str
     term: str
     term_value: str
-    deadline: str
-    accepted_by: str
+    accepted: str
+    by_staff: str
+    by_system: str
 
 
 TEXTS: dict[Lang, ReceiptTexts] = {
@@ -70,8 +73,9 @@ TEXTS: dict[Lang, ReceiptTexts] = {
         conclusion_item="2) {conclusion}, денсаулық сақтаудың ақпараттық жүйесінен алынған.",
         term="Мемлекеттік қызмет көрсету мерзімі",
         term_value="{days} жұмыс күні",
-        deadline="Мерзімнің аяқталуы",
-        accepted_by="Құжаттарды қабылдаған",
+        accepted="Құжаттар қабылданды",
+        by_staff="{at}, білім беру ұйымының қызметкері {name} (Telegram арқылы)",
+        by_system="{at}, білім беру ұйымының ақпараттық жүйесі арқылы: {school}",
     ),
     "ru": ReceiptTexts(
         title="Расписка о приёме документов",
@@ -92,10 +96,19 @@ TEXTS: dict[Lang, ReceiptTexts] = {
         conclusion_item="2) {conclusion}, получено из информационной системы здравоохранения.",
         term="Срок оказания государственной услуги",
         term_value="{days} рабочих дня",
-        deadline="Окончание срока",
-        accepted_by="Документы принял",
+        accepted="Документы приняты",
+        by_staff="{at}, сотрудник организации образования {name} (через Telegram)",
+        by_system="{at}, через информационную систему организации образования: {school}",
     ),
 }
+
+
+def _accepted_by(data: ReceiptData, texts: ReceiptTexts, school: str) -> str:
+    """When, and by whom: the staff member by name, or the school's own system."""
+    at = format_datetime(data.accepted_at, data.language)
+    if data.accepted_by_staff and data.accepted_by_staff.strip():
+        return texts.by_staff.format(at=at, name=data.accepted_by_staff.strip())
+    return texts.by_system.format(at=at, school=school)
 
 
 def render_receipt(data: ReceiptData) -> bytes:
@@ -118,15 +131,14 @@ def render_receipt(data: ReceiptData) -> bytes:
         [
             (texts.provider, school),
             (texts.registration_number, or_blank(data.registration_number)),
-            (texts.registered_at, format_datetime(data.registered_at)),
+            (texts.registered_at, format_datetime(data.registered_at, data.language)),
             (texts.case_number, or_blank(data.case_number)),
             (texts.guardian, or_blank(data.guardian_full_name)),
             (texts.child, or_blank(data.child_full_name)),
             (texts.documents, texts.application_item),
             ("", texts.conclusion_item.format(conclusion=conclusion)),
             (texts.term, texts.term_value.format(days=SERVICE_TERM_WORKING_DAYS)),
-            (texts.deadline, format_datetime(data.deadline_at)),
-            (texts.accepted_by, school),
+            (texts.accepted, _accepted_by(data, texts, school)),
         ]
     )
     return pdf.render()

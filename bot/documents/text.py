@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 Lang = Literal["kk", "ru"]
 
@@ -95,16 +95,75 @@ def _require_aware(value: datetime) -> timedelta:
     return offset
 
 
-def zone_label(value: datetime) -> str:
-    """Name the zone of an aware datetime: its IANA key, else its UTC offset."""
+ASTANA_OFFSET = timedelta(hours=5)
+"""The whole country keeps UTC+5 since 1 March 2024: Astana time."""
+
+_ASTANA_TIME: dict[Lang, str] = {"kk": "Астана уақыты", "ru": "время Астаны"}
+
+
+def zone_label(value: datetime, language: Lang) -> str:
+    """Name the time of an aware datetime as people say it: Astana time, else its offset."""
     offset = _require_aware(value)
-    if isinstance(value.tzinfo, ZoneInfo):
-        return value.tzinfo.key
+    if offset == ASTANA_OFFSET:
+        return _ASTANA_TIME[language]
     sign = "-" if offset < timedelta(0) else "+"
     minutes = abs(offset) // timedelta(minutes=1)
     return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def format_datetime(value: datetime) -> str:
-    """Format an aware datetime as 'dd.mm.yyyy HH:MM (zone)' in its own zone."""
-    return f"{format_date(value)} {value.strftime('%H:%M')} ({zone_label(value)})"
+def format_datetime(value: datetime, language: Lang) -> str:
+    """Format an aware datetime as 'dd.mm.yyyy HH:MM (Astana time)' in its own zone."""
+    return f"{format_date(value)} {value.strftime('%H:%M')} ({zone_label(value, language)})"
+
+
+@dataclass(frozen=True)
+class AddressParts:
+    """An address in the order of annex 2: locality, district, city, region.
+
+    `locality` also carries what comes before the locality (street, house, flat).
+    """
+
+    locality: str
+    district: str
+    city: str
+    region: str
+
+
+_REGION = re.compile(r"\b(облысы|облыс|область|обл\.?)(?=\s|$)", re.IGNORECASE)
+_DISTRICT = re.compile(r"\b(ауданы|аудан|район|р-н|ауд\.)(?=\s|$)", re.IGNORECASE)
+_CITY = re.compile(r"(^|\s)(қаласы|қала|город|қ\.|г\.)(?=\s|$)", re.IGNORECASE)
+
+
+def annex_address(answer: str) -> AddressParts:
+    """Split the guardian's one-line address into the annex's parts, when it names them.
+
+    "Алматы облысы, Қарасай ауданы, Қаскелең қ., Абай к-сі, 10" becomes the locality
+    "Абай к-сі, 10", district "Қарасай ауданы", city "Қаскелең қ.", region "Алматы
+    облысы". An address naming no region, district or city is kept as it was written,
+    and so is one that names one of them twice.
+    """
+    kept = AddressParts(answer.strip(), "", "", "")
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    for part in (p.strip() for p in answer.split(",")):
+        if not part:
+            continue
+        kind = next(
+            (
+                name
+                for name, pattern in (("region", _REGION), ("district", _DISTRICT), ("city", _CITY))
+                if pattern.search(part)
+            ),
+            None,
+        )
+        if kind is None:
+            rest.append(part)
+        elif kind in found:
+            return kept
+        else:
+            found[kind] = part
+    if not found:
+        return kept
+    return AddressParts(
+        ", ".join(rest), found.get("district", ""), found.get("city", ""), found.get("region", "")
+    )

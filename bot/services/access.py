@@ -22,6 +22,8 @@ class Actor:
     telegram_user_id: int
     chat_id: int
     origin: str
+    display_name: str = ""
+    """The name as Telegram shows it (first and last name), e.g. for who accepted."""
 
 
 def guardian_lang(guardian: Guardian) -> Lang:

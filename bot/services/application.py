@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import CaseAction, CaseCb, GradeCb, SchoolCb
 from bot.cases.status import CaseStatus
 from bot.delivery.outbox import Kind, enqueue
+from bot.documents.application import addressee
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, guardian_lang, lock_own_case
@@ -198,7 +199,7 @@ async def _summary(
     text = t(
         lang,
         "form.summary",
-        authority=view.authority or empty,
+        addressee=addressee(lang.value, view.authority or ""),
         guardian_name=view.guardian_name,
         child_name=view.child_name,
         school=view.school or empty,

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.cases.status import CaseStatus
-from bot.texts import Lang
+from bot.grammar import person_sex, sex_from_iin
+from bot.texts import Lang, Person
 from storage.crypto import DataCipher
 from storage.models import Case, School
 
@@ -41,6 +42,7 @@ class CaseView:
     child_iin: str
     child_birth_date: date
     guardian_name: str
+    guardian_iin: str | None
     conclusion_number: str
     conclusion_date: date
     conclusion_organization: str
@@ -50,6 +52,15 @@ class CaseView:
     authority: str | None
     grade: int | None
     deadline_at: datetime | None
+
+    @property
+    def child(self) -> Person:
+        """The child's name with the sex from the IIN, for declined Russian names."""
+        return Person(self.child_name, sex_from_iin(self.child_iin))
+
+    @property
+    def guardian(self) -> Person:
+        return Person(self.guardian_name, person_sex(self.guardian_iin, self.guardian_name))
 
 
 def case_view(cipher: DataCipher, case: Case, school: School | None, lang: Lang) -> CaseView:
@@ -86,6 +97,7 @@ def view_from_data(
         child_iin=child["iin"],
         child_birth_date=date.fromisoformat(child["birth_date"]),
         guardian_name=pd["guardian"]["full_name"],
+        guardian_iin=pd["guardian"].get("iin"),
         conclusion_number=conclusion["number"],
         conclusion_date=date.fromisoformat(conclusion["date"]),
         conclusion_organization=conclusion["organization"],

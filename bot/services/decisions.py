@@ -40,6 +40,8 @@ class SchoolActor:
 
     school_id: int
     label: str
+    staff_name: str | None = None
+    """The staff member's name as Telegram gives it; None for the school's own system."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
         number = case.registration_number
         lang = guardian_lang(guardian)
         view = case_view(svc.cipher, case, school, lang)
-        data = _receipt_data(svc, case, view, lang, number, now)
+        data = _receipt_data(svc, case, view, lang, number, now, actor.staff_name)
     pdf = await asyncio.to_thread(render_receipt, data)
     async with svc.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
@@ -209,9 +211,15 @@ async def _next_registration_number(session: AsyncSession, school_id: int, now: 
 
 
 def _receipt_data(
-    svc: Services, case: Case, view: CaseView, lang: Lang, number: str, now: datetime
+    svc: Services,
+    case: Case,
+    view: CaseView,
+    lang: Lang,
+    number: str,
+    now: datetime,
+    staff_name: str | None,
 ) -> ReceiptData:
-    assert case.registered_at is not None and case.deadline_at is not None
+    assert case.registered_at is not None
     zone = svc.settings.zone
     return ReceiptData(
         case_number=view.number,
@@ -219,7 +227,8 @@ def _receipt_data(
         school_name=view.school or "",
         registration_number=number,
         registered_at=case.registered_at.astimezone(zone),
-        deadline_at=case.deadline_at.astimezone(zone),
+        accepted_at=now.astimezone(zone),
+        accepted_by_staff=staff_name,
         guardian_full_name=view.guardian_name,
         child_full_name=view.child_name,
         conclusion_number=view.conclusion_number,

@@ -121,8 +121,6 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         organization=view.conclusion_organization,
         summary=view.conclusion_summary[:1500] or empty,
         consent_at=_local(svc, p.consent.created_at),
-        consent_version=p.consent.text_version,
-        consent_sha=p.consent.text_sha256[:16],
         registered=_local(svc, p.registered_at),
         deadline=_local(svc, p.deadline_at),
     )

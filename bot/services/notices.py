@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from bot.callbacks import CaseAction, CaseCb
 from bot.delivery.outbox import Kind, OutgoingMessage
+from bot.grammar import given_names
 from bot.services.case_views import CaseView
 from bot.services.messages import text_message
-from bot.texts import Lang, Texts
+from bot.texts import Lang, Raw, Texts
 
 CONSENT_VERSION = "2026-11.1"
 
@@ -33,14 +34,17 @@ def notice_message(
     texts: Texts, lang: Lang, view: CaseView, chat_id: int, dedupe_key: str, kind: Kind
 ) -> OutgoingMessage:
     """The notice with the versioned consent text and Agree / Decline buttons."""
+    greeting = {"m": "notice.greeting_m", "f": "notice.greeting_f", None: "notice.greeting"}
     body = texts(
         lang,
         "notice.body",
-        guardian_name=view.guardian_name,
+        greeting=Raw(
+            texts(lang, greeting[view.guardian.sex], guardian_name=given_names(view.guardian_name))
+        ),
         organization=view.conclusion_organization,
         number=view.conclusion_number,
         date=view.conclusion_date.strftime("%d.%m.%Y"),
-        child_name=view.child_name,
+        child_name=view.child,
         school=view.school or texts(lang, "notice.school_unknown"),
         case_number=view.number,
     )

@@ -36,7 +36,10 @@ async def _chat_school(svc: Services, actor: Actor, case_id: str) -> tuple[Schoo
     if CaseStatus(case.status) not in WITH_SCHOOL_STATUSES:
         raise DomainError("staff.already_decided", case_number=case_number(case_id))
     label = f"telegram:{actor.telegram_user_id}@{actor.chat_id}"
-    return SchoolActor(school_id=school.id, label=label), staff_language(school)
+    actor_name = actor.display_name or None
+    return SchoolActor(school_id=school.id, label=label, staff_name=actor_name), staff_language(
+        school
+    )
 
 
 async def _decide(case_id: str, decision: Awaitable[DecisionResult]) -> DecisionResult:

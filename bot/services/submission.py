@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases.status import CaseEvent, CaseStatus
 from bot.delivery.outbox import Kind, enqueue
 from bot.documents import ApplicationData, render_application
+from bot.documents.text import annex_address
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, guardian_lang, lock_own_case
@@ -144,18 +145,19 @@ def _application_data(
     now: datetime,
 ) -> ApplicationData:
     assert view.grade is not None
+    address = annex_address(draft.address or "")
     return ApplicationData(
         case_number=view.number,
         language=lang.value,
         authority_name=view.authority or "",
         guardian_full_name=view.guardian_name,
         child_full_name=view.child_name,
-        child_sex="m" if int(view.child_iin[6]) % 2 else "f",
+        child_sex=view.child.sex or "m",
         child_birth_date=view.child_birth_date,
-        locality=draft.address or "",
-        district="",
-        city="",
-        region="",
+        locality=address.locality,
+        district=address.district,
+        city=address.city,
+        region=address.region,
         grade=view.grade,
         school_name=view.school or "",
         conclusion_number=view.conclusion_number,
@@ -163,8 +165,9 @@ def _application_data(
         conclusion_organization=view.conclusion_organization,
         note=draft.note or "",
         consent_at=consent.created_at.astimezone(svc.settings.zone),
-        consent_version=consent.text_version,
-        created_at=now,
+        created_at=now.astimezone(svc.settings.zone),
+        telegram_user_id=consent.telegram_user_id,
+        guardian_sex=view.guardian.sex,
     )
 
 
