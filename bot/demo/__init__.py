@@ -11,9 +11,7 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
@@ -62,15 +60,46 @@ def run_demo_command(args: argparse.Namespace) -> int:
     return run_demo(DemoOptions(lang=Lang(args.lang), refuse=args.refuse, out=args.out))
 
 
+class _HeldLog(logging.Handler):
+    """Keeps the app's warnings until the story is told, so none lands inside it."""
+
+    def __init__(self, formatter: logging.Formatter | None) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(formatter)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def _hold_log() -> _HeldLog:
+    """The app's INFO lines would drown the transcript; its warnings wait for the end."""
+    setup_logging("text", level=logging.WARNING)
+    root = logging.getLogger()
+    held = _HeldLog(root.handlers[0].formatter if root.handlers else None)
+    root.handlers[:] = [held]
+    return held
+
+
+def _release_log(held: _HeldLog, err: TextIO) -> None:
+    if held.lines:
+        print(f"log of the app during the story ({len(held.lines)} lines):", file=err)
+        for line in held.lines:
+            print(f"  {line}", file=err)
+
+
 def run_demo(options: DemoOptions, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Play the story; 0 when the guardian got the school's answer, 1 otherwise."""
     out, err = out or sys.stdout, err or sys.stderr
-    started = time.monotonic()
-    # The transcript is the output: the app's INFO lines would drown it. Warnings stay.
-    setup_logging("text", level=logging.WARNING)
+    held = _hold_log()
     transcript = Transcript(out, err, progress=err.isatty())
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(transcript.progress.before_log)
+    try:
+        return _play(options, transcript, err)
+    finally:
+        _release_log(held, err)
+
+
+def _play(options: DemoOptions, transcript: Transcript, err: TextIO) -> int:
     ending = "the school refuses" if options.refuse else "the school accepts"
     transcript.line(f"homeschool-bot demo: {_LANG_NAMES[options.lang]}, {ending}; offline")
     try:
@@ -85,19 +114,8 @@ def run_demo(options: DemoOptions, *, out: TextIO | None = None, err: TextIO | N
     except KeyboardInterrupt:
         print("homeschool-bot demo: interrupted", file=err)
         return 130
-    _report(transcript, outcome, folder, written, time.monotonic() - started)
+    _report(transcript, outcome, folder, written)
     return 0
-
-
-def _process_age() -> float | None:
-    """Seconds since this process started (Linux only), so start-up is not hidden."""
-    try:
-        stat = Path("/proc/self/stat").read_text()
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except OSError:
-        return None
-    start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
-    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _write_files(outcome: Outcome, folder: Path) -> list[Path]:
@@ -117,9 +135,7 @@ def _write_files(outcome: Outcome, folder: Path) -> list[Path]:
     return paths
 
 
-def _report(
-    transcript: Transcript, outcome: Outcome, folder: Path, written: list[Path], took: float
-) -> None:
+def _report(transcript: Transcript, outcome: Outcome, folder: Path, written: list[Path]) -> None:
     number = case_number(outcome.ending.case_id)
     transcript.line("")
     if outcome.ending.status is CaseStatus.ACCEPTED:
@@ -135,6 +151,7 @@ def _report(
     transcript.line(f"files written to {folder}:")
     for path in written:
         transcript.line(f"  {path.name} ({kilobytes(path.stat().st_size)})")
-    age = _process_age()
-    total = f" ({age:.1f} s with Python's start-up)" if age is not None else ""
-    transcript.line(f"done in {took:.1f} s{total}, exit code 0")
+    transcript.line(
+        f"the story took {outcome.story_s:.1f} s (signal to result; start-up not counted), "
+        "exit code 0"
+    )

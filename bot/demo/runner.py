@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class DemoOptions:
 class Outcome:
     ending: Ending
     registration_number: str | None
+    story_s: float
+    """From the health signal to the guardian's result: start-up and shutdown left out."""
 
 
 class _DemoSettings(Settings):
@@ -159,10 +162,12 @@ async def perform(options: DemoOptions, transcript: Transcript) -> Outcome:
         transcript.name_chat(group.id, "school chat")
         async with transcript.following(stage.emu):
             guardian = Guardian(scene, user, cast)
+            started = time.monotonic()
             ending = await play(scene, health, guardian, staff, cast.signal(stage.clock.now()))
+            story_s = time.monotonic() - started
         async with stage.app.svc.sessions() as session:
             case = await get_case(session, ending.case_id)
-    return Outcome(ending, case.registration_number if case is not None else None)
+    return Outcome(ending, case.registration_number if case is not None else None, story_s)
 
 
 def _introduce(transcript: Transcript, stage: _Stage) -> None:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import textwrap
 import time
 from collections.abc import AsyncIterator
 from typing import TextIO
 
 from bot.emulator import SentMessage, TelegramEmulator
 
-MAX_LINES = 3
 MAX_WIDTH = 110
+INDENT = " " * 9
 PROGRESS_TICK_S = 0.1
 CLEAR_LINE = "\r\033[K"
 
@@ -31,20 +31,29 @@ def kilobytes(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
+def wrapped(text: str, width: int = MAX_WIDTH - len(INDENT)) -> list[str]:
+    """Every line of `text` wrapped to `width`, nothing cut; one empty line between parts."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            if lines and lines[-1]:
+                lines.append("")
+            continue
+        lines.extend(textwrap.wrap(line, width, break_on_hyphens=False) or [""])
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def message_lines(message: SentMessage) -> list[str]:
-    """What a person sees of a bot message: a file, the first lines of text, the buttons."""
+    """What a person sees of a bot message: a file, the whole text, the buttons."""
     lines: list[str] = []
     if message.document is not None:
         size = kilobytes(len(message.document))
         lines.append(f"📄 {message.document_filename or 'document'} ({size})")
-    text = message.text or message.caption or ""
-    paragraphs = [line for line in text.splitlines() if line.strip()]
-    lines.extend(shorten(line) for line in paragraphs[:MAX_LINES])
-    if len(paragraphs) > MAX_LINES:
-        more = len(paragraphs) - MAX_LINES
-        lines.append(f"(… {more} more line{'s' if more > 1 else ''})")
+    lines.extend(wrapped(message.text or message.caption or ""))
     if buttons := message.buttons():
-        lines.append("buttons: " + " ".join(f"[{shorten(b, 40)}]" for b in buttons))
+        lines.extend(wrapped("buttons: " + " ".join(f"[{b}]" for b in buttons)))
     return lines or ["(empty message)"]
 
 
@@ -98,11 +107,6 @@ class ProgressLine:
             self._err.write(CLEAR_LINE)
             self._err.flush()
             self._shown = False
-
-    def before_log(self, record: logging.LogRecord) -> bool:
-        """A logging filter: a warning goes on its own line, not after the progress."""
-        self.clear()
-        return True
 
     async def _tick(self) -> None:
         while True:
@@ -182,4 +186,4 @@ class Transcript:
         mark = "(edited) " if edited else ""
         self.event(f"bot -> {role}", mark + first)
         for extra in rest:
-            self.line(" " * 9 + extra)
+            self.line(INDENT + extra if extra else "")

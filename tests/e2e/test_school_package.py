@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.cases.status import CaseStatus
 from bot.emulator import SentMessage
+from bot.grammar import Case, kk_case
 from bot.services.case_views import case_number
 from bot.services.schools import create_school_invite
 from bot.services.stats import collect_stats
@@ -63,7 +64,7 @@ async def link_chat_with_invite(stack: Stack, school_bin: str, chat_id: int) -> 
     await teacher.send_command("/link", "ZZZZ-ZZZZ-ZZZZ")
     await stack.next_message(group.id, "Код табылмады")
     await teacher.send_command("/link", invite.code)
-    await stack.next_message(group.id, "мектебінің арнасы ретінде қосылды")
+    await stack.next_message(group.id, "мектептің арнасы ретінде қосылды")
     await teacher.send_command("/link", invite.code)
     await stack.next_message(group.id, "Бұл код бұрын пайдаланылған")
     return teacher.id
@@ -81,12 +82,13 @@ async def check_full_package(stack: Stack, case: SubmittedCase, chat_id: int) ->
         case.signal["child"]["iin"],
         case.signal["conclusion"]["number"],
         "Қаскелең",
-        consent.text_version,
-        consent.text_sha256[:16],
-        f"Жауап беру мерзімі: {local(stored.deadline_at, stack)} дейін",
-        f"Тіркелген күні: {local(stored.registered_at, stack)}",
+        f"келісім берілді: {local(consent.created_at, stack)}",
+        f"Жауап беру мерзімі: {kk_case(local(stored.deadline_at, stack), Case.DATIVE)} дейін",
+        f"Тіркелген уақыты: {local(stored.registered_at, stack)}",
     ]
     assert [part for part in expected_parts if part not in (summary.text or "")] == []
+    # The consent evidence goes to the school's system (webhook); people read no hash.
+    assert consent.text_sha256[:16] not in (summary.text or "")
     assert summary.message_id < pdf.message_id
     assert pdf.buttons() == [ACCEPT_KK, REFUSE_KK]
     assert case_number(case.case_id) in (pdf.caption or "")
@@ -108,9 +110,10 @@ async def check_no_inbox(stack: Stack, case: SubmittedCase, authority_chat: int 
     """Nobody at the school can answer: the authority's chat is told, if there is one;
     the case waits as `submitted` with a `no_school_inbox` audit event."""
     if authority_chat is not None:
-        alert = await stack.next_message(authority_chat, "арнасы (чат немесе webhook) жоқ")
+        alert = await stack.next_message(authority_chat, "арнасы қосылмаған")
         assert case_number(case.case_id) in (alert.text or "")
-        assert f"homeschool-bot schools invite {case.signal['school']['bin']}" in (alert.text or "")
+        assert f"БСН {case.signal['school']['bin']}" in (alert.text or "")
+        assert "homeschool-bot" not in (alert.text or "")
     rows = await outbox_rows(stack, case.case_id, "escalation")
     assert [r.recipient for r in rows] == ([str(authority_chat)] if authority_chat else [])
     stored = await load_case(stack, case.case_id)
