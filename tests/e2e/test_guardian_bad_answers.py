@@ -44,7 +44,7 @@ async def media_and_markup_are_handled(stack: Stack, school_bin: str) -> None:
         stack, user, guardian={"full_name": hostile_name}, school={"bin": school_bin}
     )
     notice = await stack.next_message(user.chat_id, kk(stack, "consent.question"))
-    assert hostile_name in (notice.text or "")
+    assert f"{HOSTILE} Айгүл" in (notice.text or "")  # the greeting: name and patronymic
     await user.press(kk(stack, "consent.agree_button"))
     await stack.next_message(user.chat_id, kk(stack, "form.ask_address"))
 

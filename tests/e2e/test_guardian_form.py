@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import SentMessage, UserHandle
+from bot.grammar import Case, kk_case
 from tests.e2e.harness import (
     Stack,
     consent_records,
@@ -81,8 +82,9 @@ async def edited_address_and_grade_reach_the_pdf(stack: Stack, school_bin: str) 
     assert (case.status, case.grade) == ("submitted", 7)
     assert copy.document is not None
     text = pdf_words(copy.document)
-    assert moved in text and ADDRESS not in text
-    assert "7-сыныпта" in text
+    assert "Жібек жолы к-сі, 25, 3-пәтер, Қаскелең қ., Алматы облысы" in text  # annex order
+    assert "Абай к-сі" not in text
+    assert "7-сыныбында оқу үшін" in text
 
 
 async def skipped_then_written_note_reaches_the_pdf(stack: Stack, school_bin: str) -> None:
@@ -111,7 +113,7 @@ async def skipped_then_written_note_reaches_the_pdf(stack: Stack, school_bin: st
     assert (await load_case(stack, case_id)).status == "submitted"
     assert copy.document is not None
     text = pdf_words(copy.document)
-    assert note in text and address in text
+    assert note in text and "ул. Абая, 10, г. Каскелен, Алматинская область" in text  # annex order
 
 
 async def second_child_is_a_separate_case_with_the_address_prefilled(
@@ -157,7 +159,9 @@ async def second_child_is_a_separate_case_with_the_address_prefilled(
         assert len(await documents(stack, case_id)) == 1
     assert first_copy.document is not None and second_copy.document is not None
     second_pdf = pdf_words(second_copy.document)
-    assert second_child["full_name"] in second_pdf and ADDRESS in second_pdf
+    # The PDF asks to accept the child (accusative) living at the address in annex order.
+    assert kk_case(second_child["full_name"], Case.ACCUSATIVE) in second_pdf
+    assert "Абай к-сі, 10, Қарасай ауданы, Қаскелең қ., Алматы облысы" in second_pdf
     assert second_child["full_name"] not in pdf_words(first_copy.document)
 
 

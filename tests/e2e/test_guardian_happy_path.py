@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.grammar import Case, kk_case, ru_name, sex_from_iin
 from bot.services.notices import CONSENT_VERSION
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
@@ -37,6 +38,11 @@ ADDRESS = {
     "kk": "Алматы облысы, Қарасай ауданы, Қаскелең қ., Шаһар к-сі, 10",
     "ru": "Алматинская область, Карасайский район, г. Каскелен, ул. Абая, 10",
 }
+# The application prints the address in the order of annex 2: locality, district, city, region.
+ANNEX_ADDRESS = {
+    "kk": "Шаһар к-сі, 10, Қарасай ауданы, Қаскелең қ., Алматы облысы",
+    "ru": "ул. Абая, 10, Карасайский район, г. Каскелен, Алматинская область",
+}
 KAZAKH_LETTERS = "әғқңөұүһі"
 
 
@@ -47,9 +53,12 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
     created = await signal_for(stack, user, school={"bin": school_bin, "grade": 4})
     case_id = str(created["case_id"])
     child = created["payload"]["child"]["full_name"]
+    # Russian names the child in the dative («ребёнку …»), the sex read from the IIN.
+    sex = sex_from_iin(created["payload"]["child"]["iin"])
+    named = child if lang == "kk" else ru_name(child, Case.DATIVE, sex)
 
     notice = await stack.next_message(user.chat_id, shown(stack, lang, "consent.question"))
-    assert child in (notice.text or "")
+    assert named in (notice.text or "")
     assert shown(stack, lang, "consent.text") in (notice.text or "")
     taps_before = presses(stack, user)
     await user.press(shown(stack, lang, "consent.agree_button"))
@@ -93,8 +102,11 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
     assert shown(stack, lang, "status.submitted") in (status.text or "")
     assert shown(stack, lang, "error.generic") not in chat_texts(stack, user.chat_id)
     text = pdf_words(copy.document)
-    assert ADDRESS[lang] in text
-    assert child in text
+    assert ANNEX_ADDRESS[lang] in text
+    accepted = (
+        kk_case(child, Case.ACCUSATIVE) if lang == "kk" else ru_name(child, Case.ACCUSATIVE, sex)
+    )
+    assert accepted in text  # «менің балам …-ұлын», «моего сына …»
     return text
 
 
