@@ -199,7 +199,7 @@ async def _summary(
     text = t(
         lang,
         "form.summary",
-        addressee=addressee(lang.value, view.authority or ""),
+        addressee=addressee(lang.value, view.authority) if view.authority else empty,
         guardian_name=view.guardian_name,
         child_name=view.child_name,
         school=view.school or empty,

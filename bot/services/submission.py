@@ -145,6 +145,9 @@ def _application_data(
     now: datetime,
 ) -> ApplicationData:
     assert view.grade is not None
+    child_sex = view.child.sex
+    if child_sex is None:  # intake accepts only IINs whose 7th digit is a century and sex
+        raise ValueError(f"case {view.case_id}: the child's IIN encodes no sex")
     address = annex_address(draft.address or "")
     return ApplicationData(
         case_number=view.number,
@@ -152,7 +155,7 @@ def _application_data(
         authority_name=view.authority or "",
         guardian_full_name=view.guardian_name,
         child_full_name=view.child_name,
-        child_sex=view.child.sex or "m",
+        child_sex=child_sex,
         child_birth_date=view.child_birth_date,
         locality=address.locality,
         district=address.district,

@@ -161,7 +161,7 @@ async def test_refusal_in_chat_takes_ground_and_reason_from_the_own_school_only(
         assert (question.reply_markup or {}).get("force_reply") is True
 
         await teacher.reply_to(question, "нет")
-        await stack.next_message(own.id, "Причина должна быть от 5 до 1000 символов")
+        await stack.next_message(own.id, "должен содержать от 5 до 1000 символов")
         assert (await load_case(stack, case.case_id)).status == "forwarded"
         reason = "Адрес в заявлении не совпадает с адресом в заключении ВКК"
         await teacher.reply_to(question, reason)

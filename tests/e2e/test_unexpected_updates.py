@@ -46,7 +46,7 @@ async def test_unexpected_update_kinds_are_counted_and_never_raise(
         )
         answers = {a.callback_query_id: a.text for a in stack.emu.callback_answers}
         assert answers[old_layout] == "Бұл батырма енді жарамсыз."
-        assert answers[query_id] == "Бұл батырма басқа адамның өтінішіне қатысты."
+        assert answers[query_id] == "Бұл батырма басқа адамның өтініміне қатысты."
         assert [m.text for m in stack.emu.sent(user.chat_id)] == [prompt.text]
         assert stack.emu.sent(-1002000000077) == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

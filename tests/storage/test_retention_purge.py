@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
 from bot.delivery.outbox import Kind
+from bot.grammar import Case, ru_name, sex_from_iin
 from bot.runtime import Services
 from bot.services.stats import collect_stats
 from scheduler.jobs.purge_personal_data import run_purge_personal_data
@@ -141,7 +142,9 @@ async def closed_case(
         guardian = await session.get(Guardian, case.guardian_id)
     assert guardian is not None and guardian.pd_enc is not None
     phone = svc.cipher.decrypt_json(guardian.pd_enc)["phone"]
-    return case_id, [child_name, child_iin, svc.cipher.blind_index(child_iin), phone]
+    # The Russian notice names the child in the dative («ребёнку …»): that form too.
+    in_notice = ru_name(child_name, Case.DATIVE, sex_from_iin(child_iin))
+    return case_id, [child_name, in_notice, child_iin, svc.cipher.blind_index(child_iin), phone]
 
 
 async def _mark_outbox_sent(svc: Services, case_id: str) -> None:

@@ -383,3 +383,30 @@ def test_format_datetime_names_astana_time_not_a_zone_id() -> None:
     assert format_datetime(utc_time.astimezone(ALMATY), "kk") == "14.03.2025 10:12 (Астана уақыты)"
     almaty = utc_time.astimezone(ZoneInfo("Asia/Almaty"))
     assert format_datetime(almaty, "ru") == "14.03.2025 10:12 (время Астаны)"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "kk",
+            "Құжаттар қабылданды 14.03.2025 11:01 (Астана уақыты), білім беру ұйымының "
+            "қызметкері Гүлнар Ахметова (Telegram арқылы)",
+        ),
+        (
+            "ru",
+            "Документы приняты 14.03.2025 11:01 (время Астаны), сотрудник организации "
+            "образования Гүлнар Ахметова (через Telegram)",
+        ),
+    ],
+)
+def test_render_receipt_names_the_staff_member_and_no_deadline(
+    language: Lang, expected: str
+) -> None:
+    receipt = make_receipt(language=language, accepted_by_staff="Гүлнар Ахметова")
+
+    text = pdf_text(render_receipt(receipt))
+
+    assert expected in text
+    assert "Мерзімнің аяқталуы" not in text and "Окончание срока" not in text
+    assert "18:30" not in text
