@@ -83,7 +83,9 @@ def _hold_log() -> _HeldLog:
 
 def _release_log(held: _HeldLog, err: TextIO) -> None:
     if held.lines:
-        print(f"log of the app during the story ({len(held.lines)} lines):", file=err)
+        count = len(held.lines)
+        lines = "1 line" if count == 1 else f"{count} lines"
+        print(f"log of the app during the story ({lines}):", file=err)
         for line in held.lines:
             print(f"  {line}", file=err)
 

@@ -31,30 +31,36 @@ def kilobytes(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
-def wrapped(text: str, width: int = MAX_WIDTH - len(INDENT)) -> list[str]:
-    """Every line of `text` wrapped to `width`, nothing cut; one empty line between parts."""
+def paragraphs(text: str) -> list[str]:
+    """The lines of `text`, with at most one empty line between parts and none at the ends."""
     lines: list[str] = []
     for line in text.splitlines():
-        if not line.strip():
-            if lines and lines[-1]:
-                lines.append("")
-            continue
-        lines.extend(textwrap.wrap(line, width, break_on_hyphens=False) or [""])
+        if line.strip() or (lines and lines[-1]):
+            lines.append(line.strip())
     while lines and not lines[-1]:
         lines.pop()
     return lines
 
 
 def message_lines(message: SentMessage) -> list[str]:
-    """What a person sees of a bot message: a file, the whole text, the buttons."""
+    """What a person sees of a bot message, line by line: a file, the whole text, buttons."""
     lines: list[str] = []
     if message.document is not None:
         size = kilobytes(len(message.document))
         lines.append(f"📄 {message.document_filename or 'document'} ({size})")
-    lines.extend(wrapped(message.text or message.caption or ""))
+    lines.extend(paragraphs(message.text or message.caption or ""))
     if buttons := message.buttons():
-        lines.extend(wrapped("buttons: " + " ".join(f"[{b}]" for b in buttons)))
+        lines.append("buttons: " + " ".join(f"[{b}]" for b in buttons))
     return lines or ["(empty message)"]
+
+
+def wrapped(line: str, first: str, width: int = MAX_WIDTH) -> list[str]:
+    """`line` after `first` (a time and label, or the indent), wrapped, nothing cut."""
+    if not line:
+        return [""]
+    return textwrap.wrap(
+        line, width, initial_indent=first, subsequent_indent=INDENT, break_on_hyphens=False
+    )
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
@@ -145,8 +151,9 @@ class Transcript:
         print(text, file=self._out, flush=True)
 
     def event(self, who: str, what: str) -> None:
-        """Print `[who] what` with the time since the start."""
-        self.line(f"{self.elapsed:5.1f}s  [{who}] {what}")
+        """Print `[who] what` with the time since the start, wrapped under the label."""
+        for line in wrapped(what, f"{self.elapsed:5.1f}s  [{who}] "):
+            self.line(line)
 
     def catch_up(self, emu: TelegramEmulator) -> None:
         """Print every bot message (and edit) not shown yet, oldest first."""
@@ -186,4 +193,5 @@ class Transcript:
         mark = "(edited) " if edited else ""
         self.event(f"bot -> {role}", mark + first)
         for extra in rest:
-            self.line(INDENT + extra if extra else "")
+            for line in wrapped(extra, INDENT):
+                self.line(line)

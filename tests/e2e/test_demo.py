@@ -88,6 +88,16 @@ def test_demo_kazakh_default_story_ends_with_receipt_pdfs(tmp_path: Path) -> Non
     for line in expected_lines:
         assert line in transcript, f"{line!r} missing from:\n{transcript}"
     assert "Traceback" not in result.stderr, result.stderr
+    # Whole messages, wrapped: the consent text the guardian read is there in full.
+    words = " ".join(line.strip() for line in transcript.splitlines())
+    consent = re.sub(r"<[^>]+>", "", TEXTS(Lang.KK, "consent.text")).split()
+    assert " ".join(consent) in " ".join(words.split())
+    assert "more line" not in transcript and "…" not in transcript
+    story = [line for line in transcript.splitlines() if re.match(r"\s*\d+\.\ds  \[| {9}\S", line)]
+    assert len(story) > 60 and all(len(line) <= 110 for line in story), transcript
+    # No log line inside the story, and the closing line times the story alone.
+    assert not [line for line in transcript.splitlines() if " WARNING " in line]
+    assert re.search(r"the story took \d+\.\d s \(signal to result", transcript), transcript
     registration = re.search(r"registration number (\S+)", transcript)
     assert registration is not None, transcript
     application = only(out, "application-*.pdf")
