@@ -13,6 +13,7 @@ from tests.e2e.harness import (
     audit_events,
     load_case,
     outbox_rows,
+    pdf_words,
     post_decision,
     running_stack,
     shown,
@@ -70,6 +71,10 @@ async def test_decision_api_decides_own_cases_once_and_tells_the_guardian(
         )
         receipt = await stack.next_message(taken.guardian.chat_id, "Тіркеу нөмірі: 2026/00001")
         assert receipt.document is not None
+        # Accepted by the school's own system: the receipt says so, and names the school.
+        assert "білім беру ұйымының ақпараттық жүйесі арқылы: № 12 жалпы орта білім беретін" in (
+            pdf_words(receipt.document)
+        )
         refusal_body = {"decision": "refused", "ground": 1, "reason": REASON}
         for body in (ACCEPT, refusal_body):
             status, answer = await post_decision(stack, taken.case_id, body, key=key)

@@ -137,6 +137,9 @@ async def play(stack: Stack, lang: str, refuse: bool) -> tuple[list[SentMessage]
     await stack.next_message(
         group.id, fragment(stack, lang, f"staff.{'refused' if refuse else 'accepted'}_done")
     )
+    for command, answer in (("/status", "status.header"), ("/help", "help.text")):
+        await user.send_command(command)
+        await stack.next_message(user.chat_id, fragment(stack, lang, answer))
     return [*stack.emu.sent(user.chat_id), *stack.emu.sent(group.id)], case_id
 
 
