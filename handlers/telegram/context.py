@@ -25,7 +25,12 @@ def actor_of(event: Message | CallbackQuery, update: Update) -> Actor:
         event.chat if isinstance(event, Message) else event.message.chat if event.message else None
     )
     chat_id = chat.id if chat is not None else user.id
-    return Actor(telegram_user_id=user.id, chat_id=chat_id, origin=f"u{update.update_id}")
+    return Actor(
+        telegram_user_id=user.id,
+        chat_id=chat_id,
+        origin=f"u{update.update_id}",
+        name=user.full_name,
+    )
 
 
 async def enter_step(state: FSMContext, case_id: str, step: Step | None) -> None:
