@@ -101,6 +101,8 @@ async def closed_case(
         decided_at=now,
         closed_at=now,
         refusal_reason_enc=svc.cipher.encrypt_text(f"Отказ: {child_name} {child_iin}"),
+        hearing_reason_enc=svc.cipher.encrypt_text(f"Предварительно: {child_name[::-1]}"),
+        hearing_position_enc=svc.cipher.encrypt_text(f"Позиция: {child_iin[::-1]}"),
     )
     pdf = f"%PDF application for {child_name}, IIN {child_iin}".encode()
     async with svc.sessions.begin() as session:
@@ -141,7 +143,8 @@ async def closed_case(
         guardian = await session.get(Guardian, case.guardian_id)
     assert guardian is not None and guardian.pd_enc is not None
     phone = svc.cipher.decrypt_json(guardian.pd_enc)["phone"]
-    return case_id, [child_name, child_iin, svc.cipher.blind_index(child_iin), phone]
+    heard = [child_name[::-1], child_iin[::-1]]  # only in the hearing's columns
+    return case_id, [child_name, child_iin, svc.cipher.blind_index(child_iin), phone, *heard]
 
 
 async def _mark_outbox_sent(svc: Services, case_id: str) -> None:

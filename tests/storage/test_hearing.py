@@ -1,0 +1,131 @@
+"""The hearing on SQLite and PostgreSQL: the window on the working-day calendar, who may
+answer, the lapse job, and two final decisions at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.cases.status import CaseStatus
+from bot.clock import FrozenClock
+from bot.delivery.outbox import Kind
+from bot.errors import Conflict, DomainError
+from bot.runtime import Services
+from bot.services import decisions, hearing
+from bot.services.access import Actor
+from bot.services.decisions import SchoolActor
+from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from storage.models import Document
+from tests.storage.case_setup import (
+    ALMATY,
+    add_school,
+    almaty,
+    get_case_row,
+    mark_forwarded,
+    next_chat_id,
+    open_case,
+    outbox,
+    payload_of,
+)
+
+REASON = "Сынып нөмірі қорытындыға сәйкес емес"
+POSITION = "Сынып нөмірі дұрыс, мектептің анықтамасы бар"
+
+
+async def heard_case(svc: Services, staff_chat: int) -> tuple[str, Actor, SchoolActor]:
+    """A forwarded case of a linked guardian, preliminarily refused by the school."""
+    school = await add_school(svc, staff_chats=(staff_chat,))
+    chat_id = next_chat_id()
+    case_id = await open_case(svc, school=school, chat_id=chat_id, lang="kk")
+    await mark_forwarded(svc, case_id, svc.clock.now() + timedelta(days=2))
+    staff = SchoolActor(school_id=school.id, label="api:test")
+    result = await decisions.refuse(svc, case_id, staff, 2, REASON)
+    assert result.status is CaseStatus.HEARING
+    return case_id, Actor(telegram_user_id=chat_id, chat_id=chat_id, origin="u1"), staff
+
+
+@pytest.mark.parametrize(
+    ("refused_at", "until"),
+    [
+        (almaty(2026, 11, 25, 10), date(2026, 11, 27)),  # Wednesday morning: Friday
+        (almaty(2026, 11, 27, 16), date(2026, 12, 1)),  # Friday: over the weekend
+        (almaty(2026, 11, 27, 20), date(2026, 12, 2)),  # Friday night counts from Monday
+    ],
+)
+async def test_hearing_window_is_working_days_after_the_refusal(
+    services: Services, clock: FrozenClock, refused_at: datetime, until: date
+) -> None:
+    clock.set(refused_at)
+    case_id, _, _ = await heard_case(services, next_chat_id())
+
+    stored = await get_case_row(services, case_id)
+    assert stored.hearing_until is not None
+    assert stored.hearing_until.astimezone(ALMATY).date() == until
+
+
+async def test_position_only_from_the_own_guardian_once_then_final_decision(
+    services: Services, clock: FrozenClock
+) -> None:
+    staff_chat = next_chat_id()
+    case_id, guardian, staff = await heard_case(services, staff_chat)
+    stranger = Actor(telegram_user_id=next_chat_id(), chat_id=1, origin="u2")
+
+    with pytest.raises(DomainError) as refused:
+        await hearing.state_position(services, stranger, case_id, POSITION)
+    assert refused.value.text_key == "error.not_your_case"
+    with pytest.raises(DomainError) as short:
+        await hearing.state_position(services, guardian, case_id, " x ")
+    assert short.value.text_key == "hearing.position_bad"
+    with pytest.raises(Conflict) as early:
+        await decisions.accept(services, case_id, staff)
+    assert early.value.text_key == "hearing_open"
+    assert await hearing.open_hearing(services, guardian) == case_id
+
+    await hearing.state_position(services, guardian, case_id, POSITION)
+    with pytest.raises(DomainError) as twice:
+        await hearing.state_position(services, guardian, case_id, None)
+    assert twice.value.text_key == "hearing.already_answered"
+    assert await hearing.open_hearing(services, guardian) is None
+    [told] = await outbox(services, kind=Kind.SCHOOL_HEARING, case_id=case_id)
+    assert told.recipient == str(staff_chat)
+    assert POSITION in payload_of(services, told)["params"]["text"]
+
+    # The window passing later changes nothing: the school was told already.
+    stored = await get_case_row(services, case_id)
+    assert stored.hearing_until is not None
+    clock.set(stored.hearing_until + timedelta(hours=1))
+    assert await run_hearing_lapses(services) == 0
+    result = await decisions.accept(services, case_id, staff)
+    assert result.status is CaseStatus.ACCEPTED
+
+
+async def test_two_final_refusals_at_once_store_one_document(
+    services: Services, clock: FrozenClock
+) -> None:
+    case_id, _, staff = await heard_case(services, next_chat_id())
+    stored = await get_case_row(services, case_id)
+    assert stored.hearing_until is not None
+    clock.set(stored.hearing_until)
+    assert await run_hearing_lapses(services) == 1
+    assert await run_hearing_lapses(services) == 0
+
+    outcomes = await asyncio.gather(
+        decisions.refuse(services, case_id, staff, 2, REASON),
+        decisions.refuse(services, case_id, staff, 1, "Деректер дұрыс емес екені анықталды"),
+        return_exceptions=True,
+    )
+
+    done = [o for o in outcomes if isinstance(o, decisions.DecisionResult)]
+    assert len(done) == 1, outcomes
+    assert [type(o) for o in outcomes if not isinstance(o, decisions.DecisionResult)] == [Conflict]
+    async with services.sessions() as session:
+        kinds = (
+            await session.scalars(select(Document.kind).where(Document.case_id == case_id))
+        ).all()
+    assert list(kinds) == ["refusal"]
+    final = await get_case_row(services, case_id)
+    assert (final.status, final.refusal_ground) == (CaseStatus.REFUSED.value, done[0].ground)
+    assert len(await outbox(services, kind=Kind.RESULT, case_id=case_id)) == 3
