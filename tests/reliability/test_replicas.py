@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -43,6 +44,7 @@ from tests.e2e.harness import (
     Stack,
     eventually,
     fragment,
+    load_case,
     post_decision,
     submit_case,
     wait_for_status,
@@ -86,6 +88,7 @@ WEBHOOK_CONNECTIONS = 40  # Telegram's default max_connections
 PATIENCE_S = 90.0
 WEBHOOK_SECRET = "replicas-webhook-secret-0123456789"
 REFUSAL = {"decision": "refused", "ground": 2, "reason": "Өтініште мекенжай толық емес"}
+NO_OBJECTIONS = "✅ Қарсылығым жоқ"
 RECEIPT = "Тіркеу нөмірі"
 STORY_MESSAGES = 8  # language, phone request, linked, notice, address, summary, copy, result
 STAFF_MESSAGES = 3 * PER_CHAT_SCHOOL  # summary and PDF of each package, the decision noted
@@ -200,9 +203,21 @@ async def guardian_story(cluster: Cluster, n: int) -> int:
         status, answer = await post_decision(other, case.case_id, decision, key=school.key)
         assert status == 200, answer
         if refuse:
+            # The hearing: the guardian has no objections, then the refusal is final.
+            invitation = fragment(stack, "kk", "hearing.invitation")
+            await case.guardian.press(
+                NO_OBJECTIONS, await stack.next_message(case.guardian.chat_id, invitation)
+            )
+            await eventually(partial(hearing_answered, stack, case.case_id), timeout=PATIENCE_S)
+            status, answer = await post_decision(other, case.case_id, decision, key=school.key)
+            assert (status, answer["status"]) == (200, "refused"), answer
             result = fragment(stack, "kk", "result.refused")
     await other.next_message(case.guardian.chat_id, result)
     return case.guardian.chat_id
+
+
+async def hearing_answered(stack: Stack, case_id: str) -> bool:
+    return (await load_case(stack, case_id)).hearing_answered_at is not None
 
 
 async def wait_for_jobs(cluster: Cluster) -> None:

@@ -18,6 +18,8 @@ from bot.services import decisions, hearing
 from bot.services.access import Actor
 from bot.services.decisions import SchoolActor
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from scheduler.jobs.overdue_cases import run_overdue_cases
+from scheduler.jobs.school_reminders import run_school_reminders
 from storage.models import Document
 from tests.storage.case_setup import (
     ALMATY,
@@ -29,6 +31,7 @@ from tests.storage.case_setup import (
     open_case,
     outbox,
     payload_of,
+    update_case,
 )
 
 REASON = "Сынып нөмірі қорытындыға сәйкес емес"
@@ -129,3 +132,33 @@ async def test_two_final_refusals_at_once_store_one_document(
     final = await get_case_row(services, case_id)
     assert (final.status, final.refusal_ground) == (CaseStatus.REFUSED.value, done[0].ground)
     assert len(await outbox(services, kind=Kind.RESULT, case_id=case_id)) == 3
+
+
+async def test_hearing_in_time_is_no_overdue_no_deadline_reminder_no_breach(
+    services: Services, clock: FrozenClock
+) -> None:
+    """A preliminary refusal answers the school's term: the hearing after it does not make
+    the case overdue, the deadline reminder is not sent, and no breach is counted; a
+    preliminary refusal after the deadline (from `overdue`) is a breach."""
+    in_time, _, _ = await heard_case(services, next_chat_id())
+    late_school = await add_school(services, staff_chats=(next_chat_id(),))
+    late = await open_case(services, school=late_school, chat_id=next_chat_id(), lang="kk")
+    deadline = clock.now() + timedelta(hours=2)
+    await mark_forwarded(services, late, deadline)
+    await update_case(services, in_time, deadline_at=deadline)
+
+    clock.set(deadline - timedelta(hours=1))
+    assert await run_school_reminders(services) == 1  # only the case still with the school
+    clock.set(deadline + timedelta(minutes=1))
+    assert await run_overdue_cases(services) == 1  # the same one
+    staff = SchoolActor(school_id=late_school.id, label="api:test")
+    assert (await decisions.refuse(services, late, staff, 1, REASON)).status is CaseStatus.HEARING
+
+    statuses = [(await get_case_row(services, c)).status for c in (in_time, late)]
+    assert statuses == [CaseStatus.HEARING.value, CaseStatus.HEARING.value]
+    async with services.sessions() as session:
+        await services.metrics.refresh(session, clock.now())
+    breaches = services.metrics.registry.get_sample_value("homeschool_deadline_breaches")
+    assert breaches == 1
+    [reminder] = await outbox(services, kind=Kind.SCHOOL_REMINDER)
+    assert reminder.case_id == late
