@@ -28,7 +28,7 @@ from bot.services.case_views import case_number, school_name
 from bot.services.clockwork import local_time, reachable_chat
 from bot.services.forwarding import staff_language
 from bot.services.lifecycle import apply_event
-from bot.services.messages import text_message
+from bot.services.messages import Button, text_message
 from bot.services.replies import reply
 from bot.texts import Lang
 from storage.models import Case, Guardian, School
@@ -118,12 +118,9 @@ async def start_hearing(
         reason=reason,
         until=local_time(svc, until),
     )
-    button = (
-        t(lang, "hearing.no_objections_button"),
-        CaseCb(case_id=case.id, action=CaseAction.NO_OBJECTIONS),
-    )
+    button = no_objections_button(svc, lang, case.id)
     invitation = text_message(
-        f"hearing:{case.id}:{now.isoformat()}",
+        f"hearing:{case.id}:invitation",
         Kind.RESULT,
         chat_id,
         text,
@@ -132,6 +129,13 @@ async def start_hearing(
     )
     await enqueue(session, svc.cipher, now, invitation)
     return until
+
+
+def no_objections_button(svc: Services, lang: Lang, case_id: str) -> Button:
+    return (
+        svc.texts(lang, "hearing.no_objections_button"),
+        CaseCb(case_id=case_id, action=CaseAction.NO_OBJECTIONS),
+    )
 
 
 def validate_position(raw: str) -> str:

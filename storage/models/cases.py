@@ -73,6 +73,7 @@ class Case(Base):
     hearing_position_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     hearing_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     hearing_closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hearing_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     school_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

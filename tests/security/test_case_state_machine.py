@@ -53,6 +53,7 @@ from scheduler.calendar import load_calendar
 from scheduler.jobs.expire_cases import run_expire_cases
 from scheduler.jobs.guardian_reminders import run_guardian_reminders
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from scheduler.jobs.hearing_reminders import run_hearing_reminders
 from scheduler.jobs.overdue_cases import run_overdue_cases
 from scheduler.jobs.purge_personal_data import run_purge_personal_data
 from scheduler.jobs.school_reminders import run_school_reminders
@@ -91,6 +92,7 @@ JOBS = (
     run_expire_cases,
     run_school_reminders,
     run_overdue_cases,
+    run_hearing_reminders,
     run_hearing_lapses,
     run_purge_personal_data,
 )

@@ -18,6 +18,7 @@ from bot.services import decisions, hearing
 from bot.services.access import Actor
 from bot.services.decisions import SchoolActor
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from scheduler.jobs.hearing_reminders import run_hearing_reminders
 from scheduler.jobs.overdue_cases import run_overdue_cases
 from scheduler.jobs.school_reminders import run_school_reminders
 from storage.models import Document
@@ -162,3 +163,25 @@ async def test_hearing_in_time_is_no_overdue_no_deadline_reminder_no_breach(
     assert breaches == 1
     [reminder] = await outbox(services, kind=Kind.SCHOOL_REMINDER)
     assert reminder.case_id == late
+
+
+async def test_hearing_reminder_on_the_last_morning_once_unless_answered(
+    services: Services, clock: FrozenClock
+) -> None:
+    silent, _, _ = await heard_case(services, next_chat_id())
+    answered, guardian, _ = await heard_case(services, next_chat_id())
+    await hearing.state_position(services, guardian, answered, None)
+
+    clock.set(almaty(2026, 11, 27, 8, 59))  # the window ends on Friday 27 Nov
+    assert await run_hearing_reminders(services) == 0
+    clock.set(almaty(2026, 11, 27, 9, 0))
+    assert await run_hearing_reminders(services) == 1
+    assert await run_hearing_reminders(services) == 0
+
+    [reminder] = await outbox(services, kind=Kind.REMINDER)
+    assert (reminder.case_id, reminder.dedupe_key) == (silent, f"hearing_reminder:{silent}")
+    params = payload_of(services, reminder)["params"]
+    assert "соңғы күні — бүгін" in params["text"]
+    [[button]] = params["reply_markup"]["inline_keyboard"]
+    assert button["text"] == "✅ Қарсылығым жоқ"
+    assert (await get_case_row(services, silent)).hearing_reminded_at == clock.now()

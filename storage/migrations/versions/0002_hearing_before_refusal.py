@@ -29,6 +29,7 @@ _HEARING_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("hearing_position_enc", sa.LargeBinary()),
     ("hearing_answered_at", sa.DateTime(timezone=True)),
     ("hearing_closed_at", sa.DateTime(timezone=True)),
+    ("hearing_reminded_at", sa.DateTime(timezone=True)),
 )
 
 
