@@ -148,18 +148,19 @@ def validate_position(raw: str) -> str:
 
 
 async def open_hearing(svc: Services, actor: Actor) -> str | None:
-    """The case of this guardian whose hearing waits for their position, if any.
+    """The latest case of this guardian in hearing, if any.
 
     Typed text outside any question lands here: the invitation came unasked, so the
-    case row, not a conversation state, says that a position is awaited.
+    case row, not a conversation state, says that a position is awaited. A case whose
+    window passed or that has the position already is returned too, so that the text
+    gets that answer instead of "nothing to answer".
     """
-    now = svc.clock.now()
     async with svc.sessions() as session:
         guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         if guardian is None:
             return None
         for case in reversed(await list_cases_of_guardian(session, guardian.id)):
-            if case.status == CaseStatus.HEARING.value and not hearing_closed(case, now):
+            if case.status == CaseStatus.HEARING.value:
                 return case.id
     return None
 

@@ -326,7 +326,9 @@ async def test_hearing_unanswered_window_passes_and_the_school_decides(tmp_path:
         assert (event["position"], event["no_objections"]) == (None, False)
         assert len(await outbox_rows(stack, case.case_id, "school_hearing")) == 2
 
-        # Too late for the guardian now; the school decides.
+        # Too late for the guardian now, typed or pressed; the school decides.
+        await case.guardian.send_text(POSITION)
+        await stack.next_message(case.guardian.chat_id, "ұстаным білдіру мерзімі өтті")
         await case.guardian.press(NO_OBJECTIONS_KK, invitation)
         await stack.next_message(case.guardian.chat_id, "ұстаным білдіру мерзімі өтті")
         final = {"decision": "refused", "ground": 2, "reason": FINAL_REASON}

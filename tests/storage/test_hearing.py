@@ -17,6 +17,7 @@ from bot.runtime import Services
 from bot.services import decisions, hearing
 from bot.services.access import Actor
 from bot.services.decisions import SchoolActor
+from bot.services.revocation import revoke_signal
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
 from scheduler.jobs.hearing_reminders import run_hearing_reminders
 from scheduler.jobs.overdue_cases import run_overdue_cases
@@ -92,7 +93,6 @@ async def test_position_only_from_the_own_guardian_once_then_final_decision(
     with pytest.raises(DomainError) as twice:
         await hearing.state_position(services, guardian, case_id, None)
     assert twice.value.text_key == "hearing.already_answered"
-    assert await hearing.open_hearing(services, guardian) is None
     [told] = await outbox(services, kind=Kind.SCHOOL_HEARING, case_id=case_id)
     assert told.recipient == str(staff_chat)
     assert POSITION in payload_of(services, told)["params"]["text"]
@@ -185,3 +185,22 @@ async def test_hearing_reminder_on_the_last_morning_once_unless_answered(
     [[button]] = params["reply_markup"]["inline_keyboard"]
     assert button["text"] == "✅ Қарсылығым жоқ"
     assert (await get_case_row(services, silent)).hearing_reminded_at == clock.now()
+
+
+async def test_revocation_during_the_hearing_cancels_and_ends_it(
+    services: Services, clock: FrozenClock
+) -> None:
+    case_id, guardian, staff = await heard_case(services, next_chat_id())
+    signal_id = (await get_case_row(services, case_id)).signal_id
+
+    assert (await revoke_signal(services, signal_id)).status is CaseStatus.CANCELLED
+
+    assert await hearing.open_hearing(services, guardian) is None
+    with pytest.raises(DomainError) as stale:
+        await hearing.state_position(services, guardian, case_id, POSITION)
+    assert stale.value.text_key == "error.stale_button"
+    clock.advance(timedelta(days=7))
+    assert await run_hearing_lapses(services) == 0
+    with pytest.raises(Conflict) as decided:
+        await decisions.refuse(services, case_id, staff, 2, REASON)
+    assert decided.value.text_key == "staff.already_decided"
