@@ -21,6 +21,7 @@ class CaseAction(StrEnum):
     EDIT_ADDRESS = "e_addr"
     EDIT_NOTE = "e_note"
     SKIP_NOTE = "no_note"
+    NO_OBJECTIONS = "no_obj"
 
 
 class LangCb(CallbackData, prefix="l"):

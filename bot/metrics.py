@@ -98,8 +98,11 @@ class Metrics:
         ).one()
         self.outbox_backlog.set(backlog)
         self.outbox_oldest_age.set((now - oldest).total_seconds() if oldest else 0)
+        # The school's answer is its first decision: a preliminary refusal in time is in
+        # time, however long the hearing that follows it takes (APPK art. 73).
+        answered_at = func.coalesce(Case.hearing_started_at, Case.decided_at)
         late = Case.deadline_at.is_not(None) & (
-            (Case.status == CaseStatus.OVERDUE.value) | (Case.decided_at > Case.deadline_at)
+            (Case.status == CaseStatus.OVERDUE.value) | (answered_at > Case.deadline_at)
         )
         self.deadline_breaches.set(
             (await session.execute(select(func.count()).where(late))).scalar_one()

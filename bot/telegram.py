@@ -23,6 +23,7 @@ from bot.runtime import Services
 from bot.texts import Lang
 from handlers.telegram import errors, unexpected
 from handlers.telegram.guardian import commands, consent, form, start
+from handlers.telegram.guardian import hearing as guardian_hearing
 from handlers.telegram.middlewares import ContextMiddleware, TimingMiddleware
 from handlers.telegram.staff import decisions as staff_decisions
 from handlers.telegram.staff import link as staff_link
@@ -67,6 +68,7 @@ def build_dispatcher(svc: Services) -> Dispatcher:
                 start,
                 consent,
                 form,
+                guardian_hearing,
                 commands,
                 unexpected,
             )

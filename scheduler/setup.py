@@ -11,6 +11,8 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from bot.runtime import Services
 from scheduler.jobs.expire_cases import run_expire_cases
 from scheduler.jobs.guardian_reminders import run_guardian_reminders
+from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from scheduler.jobs.hearing_reminders import run_hearing_reminders
 from scheduler.jobs.overdue_cases import run_overdue_cases
 from scheduler.jobs.purge_personal_data import run_purge_personal_data
 from scheduler.jobs.school_reminders import run_school_reminders
@@ -26,6 +28,8 @@ SWEEPS: tuple[tuple[str, Job], ...] = (
     ("expire_cases", run_expire_cases),
     ("school_reminders", run_school_reminders),
     ("overdue_cases", run_overdue_cases),
+    ("hearing_reminders", run_hearing_reminders),
+    ("hearing_lapses", run_hearing_lapses),
 )
 PURGE_JOB_ID = "purge_personal_data"
 

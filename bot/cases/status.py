@@ -14,6 +14,7 @@ class CaseStatus(StrEnum):
     SUBMITTED = "submitted"
     FORWARDED = "forwarded"
     OVERDUE = "overdue"
+    HEARING = "hearing"
     ACCEPTED = "accepted"
     REFUSED = "refused"
     EXPIRED = "expired"
@@ -31,6 +32,9 @@ class CaseEvent(StrEnum):
     DEADLINE_PASSED = "deadline_passed"
     SCHOOL_ACCEPTED = "school_accepted"
     SCHOOL_REFUSED = "school_refused"
+    PRELIMINARY_REFUSAL = "preliminary_refusal"
+    POSITION_STATED = "position_stated"
+    HEARING_LAPSED = "hearing_lapsed"
     NO_ANSWER = "no_answer"
     REVOKED = "revoked"
 
@@ -50,3 +54,6 @@ DECIDED_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.ACCEPTED, CaseSt
 WITH_SCHOOL_STATUSES: frozenset[CaseStatus] = frozenset(
     {CaseStatus.SUBMITTED, CaseStatus.FORWARDED, CaseStatus.OVERDUE}
 )
+"""The school has the package and has not decided yet: a first decision is due."""
+DECIDABLE_STATUSES: frozenset[CaseStatus] = WITH_SCHOOL_STATUSES | {CaseStatus.HEARING}
+"""A school's decision may act on these: a first one, or the final one after a hearing."""

@@ -19,6 +19,7 @@ _BEFORE_DECISION: Final = (
     S.SUBMITTED,
     S.FORWARDED,
     S.OVERDUE,
+    S.HEARING,
 )
 
 ALLOWED: Final[Mapping[tuple[CaseStatus, CaseEvent], CaseStatus]] = {
@@ -39,12 +40,19 @@ ALLOWED: Final[Mapping[tuple[CaseStatus, CaseEvent], CaseStatus]] = {
     (S.SUBMITTED, E.DELIVERED_TO_SCHOOL): S.FORWARDED,
     (S.SUBMITTED, E.DEADLINE_PASSED): S.OVERDUE,
     (S.SUBMITTED, E.SCHOOL_ACCEPTED): S.ACCEPTED,
-    (S.SUBMITTED, E.SCHOOL_REFUSED): S.REFUSED,
+    (S.SUBMITTED, E.PRELIMINARY_REFUSAL): S.HEARING,
     (S.FORWARDED, E.SCHOOL_ACCEPTED): S.ACCEPTED,
-    (S.FORWARDED, E.SCHOOL_REFUSED): S.REFUSED,
+    (S.FORWARDED, E.PRELIMINARY_REFUSAL): S.HEARING,
     (S.FORWARDED, E.DEADLINE_PASSED): S.OVERDUE,
     (S.OVERDUE, E.SCHOOL_ACCEPTED): S.ACCEPTED,
-    (S.OVERDUE, E.SCHOOL_REFUSED): S.REFUSED,
+    (S.OVERDUE, E.PRELIMINARY_REFUSAL): S.HEARING,
+    # APPK art. 73: a refusal is final only after the guardian could state a position.
+    # The position, or the window passing without one, keeps the case in `hearing`
+    # (recorded in the audit trail); the school then decides either way.
+    (S.HEARING, E.POSITION_STATED): S.HEARING,
+    (S.HEARING, E.HEARING_LAPSED): S.HEARING,
+    (S.HEARING, E.SCHOOL_ACCEPTED): S.ACCEPTED,
+    (S.HEARING, E.SCHOOL_REFUSED): S.REFUSED,
     **{(status, E.REVOKED): S.CANCELLED for status in _BEFORE_DECISION},
 }
 

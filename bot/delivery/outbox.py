@@ -39,6 +39,8 @@ class Kind(StrEnum):
     RESULT = "result"  # the school's decision, to the guardian
     SCHOOL_PACKAGE = "school_package"  # delivery makes the case `forwarded`
     SCHOOL_REMINDER = "school_reminder"
+    SCHOOL_HEARING = "school_hearing"  # the guardian's position, or that none came
+    SCHOOL_COPY = "school_copy"  # the school's copy of a reasoned refusal
     ESCALATION = "escalation"
 
 

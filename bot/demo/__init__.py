@@ -121,14 +121,12 @@ def _play(options: DemoOptions, transcript: Transcript, err: TextIO) -> int:
 
 
 def _write_files(outcome: Outcome, folder: Path) -> list[Path]:
-    """Save the PDFs the guardian received (and a refusal's text, which has none)."""
+    """Save the PDFs the guardian received: the application and the receipt or refusal."""
     ending, number = outcome.ending, case_number(outcome.ending.case_id)
     files: list[tuple[str, bytes]] = []
     for message in (ending.application, ending.result):
         if message.document is not None:
             files.append((message.document_filename or f"document-{number}.pdf", message.document))
-    if ending.status is CaseStatus.REFUSED:
-        files.append((f"refusal-{number}.txt", (ending.result.text or "").encode() + b"\n"))
     paths = []
     for name, data in files:
         path = folder / Path(name).name
@@ -148,7 +146,7 @@ def _report(transcript: Transcript, outcome: Outcome, folder: Path, written: lis
     else:
         transcript.line(
             f"✅ the guardian received the school's reasoned refusal: case {number} "
-            "(a refusal has no PDF: its text is saved beside the application)"
+            "(the final decision after the guardian's position was heard)"
         )
     transcript.line(f"files written to {folder}:")
     for path in written:

@@ -73,6 +73,7 @@ class Cast:
     school_chat_title: str
     staff_first_name: str
     refusal_reason: str
+    hearing_position: str
 
     def registry_cells(self) -> dict[str, str]:
         """One line of the school registry, with the staff group as the school's inbox."""
@@ -124,6 +125,7 @@ KAZAKH = Cast(
     school_chat_title="№ 12 мектеп: өтініштер",
     staff_first_name="Гүлнар",
     refusal_reason="ДКК қорытындысындағы баланың ЖСН-і туу туралы куәлікпен сәйкес келмейді.",
+    hearing_position="Туу туралы куәлікте ЖСН дұрыс, ДКК қорытындысын қайта тексеруді сұраймын.",
 )
 
 RUSSIAN = Cast(
@@ -143,6 +145,7 @@ RUSSIAN = Cast(
     school_chat_title="Школа № 12: заявления",
     staff_first_name="Гульнар",
     refusal_reason="ИИН ребёнка в заключении ВКК не совпадает со свидетельством о рождении.",
+    hearing_position="ИИН в свидетельстве о рождении верный, прошу перепроверить заключение ВКК.",
 )
 
 CASTS = {Lang.KK: KAZAKH, Lang.RU: RUSSIAN}

@@ -90,9 +90,19 @@ class Guardian:
         return message
 
     async def await_result(self) -> tuple[str, SentMessage]:
-        """Wait for the school's answer: a receipt (PDF) or a reasoned refusal."""
-        until = ["result.accepted", "result.refused"]
-        return await self._scene.converse(self._user.chat_id, self.who, {}, until)
+        """Wait for the school's answer: a receipt or, after the hearing, a reasoned
+        refusal (both PDFs); a preliminary refusal is answered with a typed position."""
+        reactions: dict[str, Reaction] = {
+            "hearing.invitation": self._state_position,
+            "hearing.position_received": None,
+            "result.refused": None,
+        }
+        until = ["result.accepted", "result.refused_caption"]
+        return await self._scene.converse(self._user.chat_id, self.who, reactions, until)
+
+    async def _state_position(self, _: SentMessage) -> None:
+        self._scene.act(self.who, f'types the position "{self._cast.hearing_position}"')
+        await self._user.send_text(self._cast.hearing_position)
 
     def _button(self, label: str) -> Reaction:
         async def press(message: SentMessage) -> None:
@@ -119,7 +129,9 @@ class SchoolStaff:
         self._scene, self._member, self._cast, self._refuse = scene, member, cast, refuse
 
     async def decide(self) -> None:
-        """Read the package, then accept it or refuse on ground 1 with a typed reason."""
+        """Read the package, then accept it, or refuse on ground 1 with a typed reason:
+        first the preliminary decision, then, once the guardian's position came, the
+        final one (the hearing, APPK art. 73)."""
         scene, chat_id = self._scene, self._member.chat_id
         package = {"staff.package": None}
         # The summary comes first, then the application PDF with the decision buttons.
@@ -128,14 +140,24 @@ class SchoolStaff:
             await scene.press(self._member, self.who, scene.say("staff.accept_button"))
             await scene.converse(chat_id, self.chat, {}, until=["staff.accepted_done"])
             return
-        await scene.press(self._member, self.who, scene.say("staff.refuse_button"))
+        await self._refuse_with_reason(None, until="staff.hearing_started")
+        _, position = await scene.converse(chat_id, self.chat, {}, until=["staff.hearing_position"])
+        await self._refuse_with_reason(position, until="staff.refused_done")
+
+    async def _refuse_with_reason(self, on: SentMessage | None, *, until: str) -> None:
+        scene = self._scene
+        await scene.press(self._member, self.who, scene.say("staff.refuse_button"), on)
         ground = scene.say("staff.ground_button", ground=REFUSAL_GROUND)
 
         async def choose(message: SentMessage) -> None:
             await scene.press(self._member, self.who, ground, message)
 
-        reactions = {"staff.choose_ground": choose, "staff.ask_reason": self._give_reason}
-        await scene.converse(chat_id, self.chat, reactions, until=["staff.refused_done"])
+        reactions: dict[str, Reaction] = {
+            "staff.choose_ground": choose,
+            "staff.ask_reason": self._give_reason,
+            "staff.refusal_copy_caption": None,
+        }
+        await scene.converse(self._member.chat_id, self.chat, reactions, until=[until])
 
     async def _give_reason(self, question: SentMessage) -> None:
         reason = self._cast.refusal_reason
@@ -160,13 +182,17 @@ async def play(
     staff: SchoolStaff,
     signal: dict[str, Any],
 ) -> Ending:
-    """Signal, then the guardian applies while the school waits for the package."""
+    """Signal, then the guardian applies (and is heard) while the school decides."""
     case_id = await health.send_signal(signal)
     await guardian.open_bot()
-    application, _ = await _together(guardian.apply(), staff.decide())
-    key, result = await guardian.await_result()
-    if key == "result.accepted" and result.document is None:
-        raise DemoFailed("the guardian got the acceptance without the receipt PDF")
+
+    async def guardian_side() -> tuple[SentMessage, str, SentMessage]:
+        application = await guardian.apply()
+        return (application, *await guardian.await_result())
+
+    (application, key, result), _ = await _together(guardian_side(), staff.decide())
+    if result.document is None:
+        raise DemoFailed("the guardian got the school's answer without its PDF")
     status = CaseStatus.ACCEPTED if key == "result.accepted" else CaseStatus.REFUSED
     return Ending(case_id, application, result, status)
 

@@ -17,7 +17,10 @@ from storage.repositories.guardians import get_guardian
 
 @dataclass(frozen=True)
 class Actor:
-    """A Telegram user acting in a chat; `origin` makes replies to one update idempotent."""
+    """A Telegram user acting in a chat; `origin` makes replies to one update idempotent.
+
+    `name` is the user's name as Telegram gives it (a staff member signs a decision).
+    """
 
     telegram_user_id: int
     chat_id: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,22 +13,30 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.status import WITH_SCHOOL_STATUSES, CaseEvent, CaseStatus, RefusalGround
-from bot.delivery.outbox import Kind, OutgoingMessage, enqueue
-from bot.documents import ReceiptData, render_receipt
+from bot.cases.status import (
+    DECIDABLE_STATUSES,
+    WITH_SCHOOL_STATUSES,
+    CaseEvent,
+    CaseStatus,
+    RefusalGround,
+)
+from bot.delivery.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from bot.documents import ReceiptData, RefusalData, render_receipt, render_refusal
 from bot.errors import Conflict, DomainError, NotFound
 from bot.runtime import Services
 from bot.services.access import guardian_lang
 from bot.services.application import clean_text
-from bot.services.case_views import CaseView, case_view
+from bot.services.case_views import CaseView, case_number, case_view
+from bot.services.forwarding import staff_language
+from bot.services.hearing import require_hearing_closed, start_hearing
 from bot.services.lifecycle import apply_event
 from bot.services.messages import document_message, text_message
 from bot.texts import Lang
-from storage.models import Case, Guardian, School
+from storage.models import Case, Document, Guardian, School
 from storage.repositories.cases import lock_case
 from storage.repositories.documents import add_document
 from storage.repositories.guardians import get_guardian
-from storage.repositories.schools import get_school, lock_school
+from storage.repositories.schools import get_school, list_staff_chats, lock_school
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +45,11 @@ REASON_MIN, REASON_MAX = 5, 1000
 
 @dataclass(frozen=True)
 class SchoolActor:
-    """Who decides: a school (by API key or staff chat) and a label for the audit trail."""
+    """Who decides: a school (by API key or staff chat) and a label for the audit trail.
+
+    `name` is the staff member's name as Telegram gives it; None when the school's own
+    system decides through the API, and the school itself then signs the decision.
+    """
 
     school_id: int
     label: str
@@ -51,6 +64,7 @@ class DecisionResult:
     status: CaseStatus
     registration_number: str | None
     ground: int | None
+    hearing_until: datetime | None = None
 
 
 def validate_reason(raw: str) -> str:
@@ -83,6 +97,7 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
     async with svc.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
         now = svc.clock.now()
+        require_hearing_closed(svc, case, now)
         if case.registration_number is None:
             case.registration_number = await _next_registration_number(session, school.id, now)
         number = case.registration_number
@@ -131,7 +146,12 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
 async def refuse(
     svc: Services, case_id: str, actor: SchoolActor, ground: int, raw_reason: str
 ) -> DecisionResult:
-    """Refuse on one of the three legal grounds, with the school's reason in words."""
+    """Refuse on one of the three legal grounds, with the school's reason in words.
+
+    A case still undecided gets a preliminary decision and the hearing (APPK art. 73);
+    a case heard gets the final, reasoned refusal as a document, once the guardian
+    answered or the window passed.
+    """
     if str(ground) not in RefusalGround._value2member_map_:
         raise DomainError(
             "staff.reason_bad", f"ground {ground} is not 1, 2 or 3", min=REASON_MIN, max=REASON_MAX
@@ -139,9 +159,34 @@ async def refuse(
     reason = validate_reason(raw_reason)
     async with svc.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
+        if CaseStatus(case.status) in WITH_SCHOOL_STATUSES:
+            until = await start_hearing(
+                session,
+                svc,
+                case,
+                guardian,
+                school,
+                actor=actor.label,
+                ground=ground,
+                reason=reason,
+            )
+            number = case_number(case.id)
+            return DecisionResult(case.id, number, CaseStatus.HEARING, None, ground, until)
         now = svc.clock.now()
-        lang = guardian_lang(guardian)
-        view = case_view(svc.cipher, case, school, lang)
+        require_hearing_closed(svc, case, now)
+        data = _refusal_data(svc, case, school, guardian, actor, ground, reason, now)
+    pdf = await asyncio.to_thread(render_refusal, data)
+    async with svc.sessions.begin() as session:
+        case, school, guardian = await _lock_for_decision(session, case_id, actor)
+        document = await add_document(
+            session,
+            svc.cipher,
+            case_id=case.id,
+            kind="refusal",
+            language=data.language,
+            pdf=pdf,
+            now=now,
+        )
         apply_event(
             session,
             case,
@@ -151,17 +196,21 @@ async def refuse(
             details={"ground": ground},
         )
         case.refusal_ground = ground
-        case.registration_number = None  # reserved by an acceptance that did not finish
         case.refusal_reason_enc = svc.cipher.encrypt_text(reason)
         case.decided_at = case.closed_at = now
-        text = svc.texts(
+        lang = Lang(data.language)
+        t = svc.texts
+        number = data.case_number
+        text = t(
             lang,
             "result.refused",
-            school=view.school or "",
-            case_number=view.number,
-            ground=svc.texts(lang, f"ground.{ground}"),
+            school=data.school_name,
+            case_number=number,
+            ground=data.ground_text,
             reason=reason,
         )
+        caption = t(lang, "result.refused_caption", case_number=number)
+        filename = f"refusal-{number}.pdf"
         await _tell_guardian(
             session,
             svc,
@@ -170,8 +219,107 @@ async def refuse(
             lambda chat_id: text_message(
                 f"result:{case.id}", Kind.RESULT, chat_id, text, case_id=case.id
             ),
+            lambda chat_id: document_message(
+                f"result:{case.id}:pdf",
+                Kind.RESULT,
+                chat_id,
+                document.id,
+                filename,
+                caption,
+                case_id=case.id,
+            ),
         )
-        return DecisionResult(case.id, view.number, CaseStatus.REFUSED, None, ground)
+        copies = await _school_copies(session, svc, school, case, document, pdf, ground)
+        await enqueue(session, svc.cipher, now, *copies)
+        return DecisionResult(case.id, number, CaseStatus.REFUSED, None, ground)
+
+
+def _refusal_data(
+    svc: Services,
+    case: Case,
+    school: School,
+    guardian: Guardian,
+    actor: SchoolActor,
+    ground: int,
+    reason: str,
+    now: datetime,
+) -> RefusalData:
+    """What the refusal document states, in the guardian's language and Astana time."""
+    assert case.hearing_started_at is not None and case.hearing_until is not None
+    lang = guardian_lang(guardian)
+    view = case_view(svc.cipher, case, school, lang)
+    zone = svc.settings.zone
+    position = (
+        svc.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
+    )
+    return RefusalData(
+        case_number=view.number,
+        language=lang.value,
+        school_name=view.school or "",
+        guardian_full_name=view.guardian_name,
+        child_full_name=view.child_name,
+        ground=ground,
+        ground_text=svc.texts(lang, f"ground.{ground}"),
+        reason=reason,
+        hearing_started_at=case.hearing_started_at.astimezone(zone),
+        hearing_until=case.hearing_until.astimezone(zone),
+        answered=case.hearing_answered_at is not None,
+        position=position,
+        decided_at=now.astimezone(zone),
+        decided_by=actor.staff_name or view.school or "",
+    )
+
+
+async def _school_copies(
+    session: AsyncSession,
+    svc: Services,
+    school: School,
+    case: Case,
+    document: Document,
+    pdf: bytes,
+    ground: int,
+) -> list[OutgoingMessage]:
+    """The school's copy of the refusal: to each staff chat, and to its webhook as the
+    `refusal_document` event (an extension of DESIGN 4.5)."""
+    lang = staff_language(school)
+    number = case_number(case.id)
+    caption = svc.texts(lang, "staff.refusal_copy_caption", case_number=number)
+    filename = f"refusal-{number}.pdf"
+    copies = [
+        document_message(
+            f"refusal_copy:{case.id}:{chat.chat_id}",
+            Kind.SCHOOL_COPY,
+            chat.chat_id,
+            document.id,
+            filename,
+            caption,
+            case_id=case.id,
+        )
+        for chat in await list_staff_chats(session, school.id)
+    ]
+    if school.webhook_url:
+        body = {
+            "event": "refusal_document",
+            "case_id": case.id,
+            "case_number": number,
+            "school_bin": school.bin,
+            "ground": ground,
+            "decided_at": document.created_at.isoformat(),
+            "refusal_pdf": {
+                "filename": filename,
+                "sha256": document.sha256,
+                "content_base64": base64.b64encode(pdf).decode(),
+            },
+        }
+        copies.append(
+            OutgoingMessage(
+                dedupe_key=f"refusal_copy:{case.id}:webhook",
+                kind=Kind.SCHOOL_COPY,
+                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+                case_id=case.id,
+            )
+        )
+    return copies
 
 
 async def _lock_for_decision(
@@ -184,7 +332,7 @@ async def _lock_for_decision(
     case = await lock_case(session, case_id)
     if case is None or case.school_id != actor.school_id:
         raise NotFound("case.unknown", f"no case {case_id} for this school")
-    if CaseStatus(case.status) not in WITH_SCHOOL_STATUSES:
+    if CaseStatus(case.status) not in DECIDABLE_STATUSES:
         raise Conflict("staff.already_decided", f"case is {case.status}")
     school = await get_school(session, actor.school_id)
     guardian = await get_guardian(session, case.guardian_id)
@@ -243,10 +391,11 @@ async def _tell_guardian(
     svc: Services,
     guardian: Guardian,
     case: Case,
-    build: Callable[[int], OutgoingMessage],
+    *builds: Callable[[int], OutgoingMessage],
 ) -> None:
     """The result answers the guardian's own application: it goes out at once, day or night."""
     if guardian.chat_id is None:
         log.warning("guardian has no chat for the result", extra={"case_id": case.id})
         return
-    await enqueue(session, svc.cipher, svc.clock.now(), build(guardian.chat_id))
+    now = svc.clock.now()
+    await enqueue(session, svc.cipher, now, *(build(guardian.chat_id) for build in builds))

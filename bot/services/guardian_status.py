@@ -5,7 +5,10 @@ from __future__ import annotations
 from bot.cases.status import WITH_SCHOOL_STATUSES, CaseStatus
 from bot.runtime import Services
 from bot.services.case_views import case_number
+from bot.services.clockwork import local_time
+from bot.services.hearing import hearing_closed
 from bot.texts import Lang
+from storage.models import Case
 from storage.repositories.cases import list_cases_of_guardian
 from storage.repositories.guardians import get_guardian_by_telegram
 
@@ -32,7 +35,15 @@ async def status_text(svc: Services, telegram_user_id: int, lang: Lang) -> str |
             status=t(lang, f"status.{status.value}"),
         )
         if status in WITH_SCHOOL_STATUSES and case.deadline_at is not None:
-            deadline = case.deadline_at.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
-            item += "\n" + t(lang, "status.deadline", deadline=deadline)
+            item += "\n" + t(lang, "status.deadline", deadline=local_time(svc, case.deadline_at))
+        elif status is CaseStatus.HEARING:
+            item += "\n" + _hearing_line(svc, case, lang)
         items.append(item)
     return "\n\n".join(items)
+
+
+def _hearing_line(svc: Services, case: Case, lang: Lang) -> str:
+    """Until when a position is awaited, or that the school now takes the final decision."""
+    if hearing_closed(case, svc.clock.now()) or case.hearing_until is None:
+        return svc.texts(lang, "status.hearing_decision")
+    return svc.texts(lang, "status.hearing_until", until=local_time(svc, case.hearing_until))

@@ -71,6 +71,7 @@ async def purge_case(svc: Services, case_id: str) -> bool:
         now = svc.clock.now()
         case.pd_enc = None
         case.refusal_reason_enc = None
+        case.hearing_reason_enc = case.hearing_position_enc = None
         case.child_iin_hash = None
         case.purged_at = now
         details = {

@@ -1,5 +1,5 @@
-"""Reminders: to a silent guardian (24 h and 72 h after the notice) and to the school on
-the morning of its deadline day.
+"""Reminders: to a silent guardian (24 h and 72 h after the notice, and on the morning of
+a hearing's last day) and to the school on the morning of its deadline day.
 
 Reminders never change a case's status and do not touch `updated_at`, which the
 expiry rule reads as the guardian's last activity.
@@ -23,6 +23,7 @@ from bot.services.access import guardian_lang
 from bot.services.case_views import case_number, case_view
 from bot.services.clockwork import local_time, reachable_chat
 from bot.services.forwarding import staff_language
+from bot.services.hearing import no_objections_button
 from bot.services.messages import text_message
 from storage.models import Case, Guardian
 from storage.repositories.audit import add_audit_event
@@ -176,4 +177,67 @@ async def remind_school(svc: Services, case_id: str) -> bool:
             details={"chats": len(chats)},
         )
     log.info("school reminded of today's deadline", extra={"case_id": case_id})
+    return True
+
+
+def _hearing_reminder_due(svc: Services, case: Case, now: datetime) -> bool:
+    """From 09:00 of the hearing's last day until its end, while no position came."""
+    if case.hearing_until is None or case.hearing_reminded_at is not None:
+        return False
+    if case.hearing_answered_at is not None or case.hearing_closed_at is not None:
+        return False
+    last_day = case.hearing_until.astimezone(svc.settings.zone).date()
+    return svc.calendar.morning_of(last_day) <= now < case.hearing_until
+
+
+async def list_hearing_reminder_candidates(
+    svc: Services, session: AsyncSession, after: str | None, limit: int
+) -> list[str]:
+    """Cases in hearing, still without the guardian's position, ending within 24 hours."""
+    now = svc.clock.now()
+    query = select(Case.id).where(
+        Case.status == CaseStatus.HEARING.value,
+        Case.hearing_answered_at.is_(None),
+        Case.hearing_reminded_at.is_(None),
+        Case.hearing_until > now,
+        Case.hearing_until <= now + timedelta(days=1),
+    )
+    if after is not None:
+        query = query.where(Case.id > after)
+    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
+
+
+async def remind_hearing(svc: Services, case_id: str) -> bool:
+    """On the last day of the hearing, remind a silent guardian once; True if queued."""
+    async with svc.sessions.begin() as session:
+        case = await lock_case(session, case_id)
+        now = svc.clock.now()
+        if case is None or case.status != CaseStatus.HEARING.value:
+            return False
+        if not _hearing_reminder_due(svc, case, now):
+            return False
+        assert case.hearing_until is not None
+        case.hearing_reminded_at = now
+        add_audit_event(session, case_id=case.id, at=now, actor="system", event="hearing_reminded")
+        guardian = await get_guardian(session, case.guardian_id)
+        chat_id = reachable_chat(guardian)
+        if guardian is None or chat_id is None:
+            return True
+        lang = guardian_lang(guardian)
+        text = svc.texts(
+            lang,
+            "reminder.hearing",
+            case_number=case_number(case.id),
+            until=local_time(svc, case.hearing_until),
+        )
+        message = text_message(
+            f"hearing_reminder:{case.id}",
+            Kind.REMINDER,
+            chat_id,
+            text,
+            case_id=case.id,
+            buttons=[[no_objections_button(svc, lang, case.id)]],
+        )
+        await enqueue(session, svc.cipher, now, message)
+    log.info("guardian reminded of the hearing's last day", extra={"case_id": case_id})
     return True

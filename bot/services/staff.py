@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from bot.callbacks import DecisionAction, DecisionCb
-from bot.cases.status import WITH_SCHOOL_STATUSES, CaseStatus
+from bot.cases.status import DECIDABLE_STATUSES, CaseStatus
 from bot.errors import Conflict, DomainError, NotFound
 from bot.runtime import Services
 from bot.services import decisions
 from bot.services.access import Actor
 from bot.services.case_views import case_number
+from bot.services.clockwork import local_time
 from bot.services.decisions import REASON_MAX, REASON_MIN, DecisionResult, SchoolActor
 from bot.services.forwarding import staff_language
+from bot.services.hearing import HearingOpen, require_hearing_closed
 from bot.services.replies import reply
 from bot.texts import Lang
 from storage.repositories.cases import get_case
@@ -33,19 +35,30 @@ async def _chat_school(svc: Services, actor: Actor, case_id: str) -> tuple[Schoo
         case = await get_case(session, case_id)
     if school is None or case is None or case.school_id != school.id:
         raise DomainError("staff.not_your_school", f"chat {actor.chat_id} may not decide {case_id}")
-    if CaseStatus(case.status) not in WITH_SCHOOL_STATUSES:
+    if CaseStatus(case.status) not in DECIDABLE_STATUSES:
         raise DomainError("staff.already_decided", case_number=case_number(case_id))
+    try:
+        require_hearing_closed(svc, case, svc.clock.now())
+    except HearingOpen as exc:
+        raise _hearing_open(exc) from None
     label = f"telegram:{actor.telegram_user_id}@{actor.chat_id}"
-    actor_name = actor.display_name or None
-    return SchoolActor(school_id=school.id, label=label, staff_name=actor_name), staff_language(
-        school
+    school_actor = SchoolActor(
+        school_id=school.id, label=label, staff_name=actor.display_name or None
     )
+    return school_actor, staff_language(school)
+
+
+def _hearing_open(exc: HearingOpen) -> DomainError:
+    """The hearing is open: the chat is told until when, in its own words."""
+    return DomainError("staff.hearing_open", str(exc), **exc.params)
 
 
 async def _decide(case_id: str, decision: Awaitable[DecisionResult]) -> DecisionResult:
     """Say it in the chat's terms: another school's case, or one already decided."""
     try:
         result = await decision
+    except HearingOpen as exc:
+        raise _hearing_open(exc) from None
     except NotFound:
         raise DomainError("staff.not_your_school", case_id) from None
     except Conflict:
@@ -110,5 +123,14 @@ async def refuse_in_chat(
 ) -> None:
     school, lang = await _chat_school(svc, actor, case_id)
     result = await _decide(case_id, decisions.refuse(svc, case_id, school, ground, reason))
-    text = svc.texts(lang, "staff.refused_done", case_number=result.case_number, ground=ground)
+    if result.hearing_until is not None:
+        text = svc.texts(
+            lang,
+            "staff.hearing_started",
+            case_number=result.case_number,
+            ground=ground,
+            until=local_time(svc, result.hearing_until),
+        )
+    else:
+        text = svc.texts(lang, "staff.refused_done", case_number=result.case_number, ground=ground)
     await reply(svc, actor, text, purpose="refused")

@@ -17,7 +17,11 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/cases/{case_id}/decision")
 async def on_decision(request: web.Request) -> web.Response:
-    """Accept or refuse with the school's API key; another school's case is a 404."""
+    """Accept or refuse with the school's API key; another school's case is a 404.
+
+    A first refusal is the preliminary decision (status `hearing`); the final decision
+    during an open hearing is a 409 `hearing_open`.
+    """
     svc = request.app[SERVICES]
     auth = request.headers.get("Authorization", "")
     key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
@@ -38,5 +42,6 @@ async def on_decision(request: web.Request) -> web.Response:
         status=result.status.value,
         registration_number=result.registration_number,
         ground=result.ground,
+        hearing_until=result.hearing_until,
     )
     return model_response(answer)

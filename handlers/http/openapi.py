@@ -94,6 +94,13 @@ def _decision_operations() -> dict[str, Any]:
         "/api/v1/cases/{case_id}/decision": {
             "post": {
                 "summary": "The school accepts or refuses (one of the three legal grounds)",
+                "description": (
+                    "A first refusal is a preliminary decision: status `hearing` and "
+                    "`hearing_until`. The final decision (accepted, or refused with a ground "
+                    "and reason that may differ) is a second POST once the guardian has "
+                    "answered or `hearing_until` has passed; earlier it is "
+                    '409 `{"error": "hearing_open"}`; a decided case is 409 as well.'
+                ),
                 "security": [{"schoolApiKey": []}],
                 "parameters": [case_param],
                 "requestBody": {
@@ -102,7 +109,9 @@ def _decision_operations() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _answer(
-                        "the decision is recorded and sent to the guardian", DecisionAnswer
+                        "the decision (or the preliminary refusal) is recorded and sent to the "
+                        "guardian",
+                        DecisionAnswer,
                     ),
                     "422": _answer("invalid fields", ValidationErrorAnswer),
                     **_errors(400, 401, 404, 409, 413, 415),

@@ -77,3 +77,8 @@ class DecisionAnswer(BaseModel):
     status: str
     registration_number: str | None = None
     ground: int | None = None
+    hearing_until: datetime | None = Field(
+        default=None,
+        description="a preliminary refusal (status `hearing`): until when the guardian may "
+        "state a position; the final decision is possible after it or after their answer",
+    )

@@ -62,6 +62,18 @@ class Case(Base):
     refusal_ground: Mapped[int | None] = mapped_column(SmallInteger)
     refusal_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     registration_number: Mapped[str | None] = mapped_column(String(32))
+    # The hearing (APPK art. 73): the preliminary refusal, the window for the guardian's
+    # position, and the position itself. `hearing_answered_at` without a position is
+    # "no objections"; `hearing_closed_at` is when the school was given the position
+    # or told the window passed without one.
+    hearing_ground: Mapped[int | None] = mapped_column(SmallInteger)
+    hearing_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hearing_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hearing_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hearing_position_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hearing_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hearing_closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hearing_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     school_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -103,12 +115,12 @@ class Application(Base):
 
 
 class Document(Base):
-    """A generated PDF (application or receipt); content encrypted, hash kept for proof."""
+    """A generated PDF (application, receipt, reasoned refusal); encrypted, hash kept for proof."""
 
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("case_id", "kind", name="uq_documents_case_kind"),
-        CheckConstraint("kind IN ('application', 'receipt')", name="kind"),
+        CheckConstraint("kind IN ('application', 'receipt', 'refusal')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

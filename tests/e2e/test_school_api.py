@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ async def test_decision_api_decides_own_cases_once_and_tells_the_guardian(
                 "status": "accepted",
                 "registration_number": "2026/00001",
                 "ground": None,
+                "hearing_until": None,
             },
         )
         receipt = await stack.next_message(taken.guardian.chat_id, "Тіркеу нөмірі: 2026/00001")
@@ -82,16 +84,20 @@ async def test_decision_api_decides_own_cases_once_and_tells_the_guardian(
         assert (await post_decision(stack, taken.case_id, ACCEPT, key=other_key))[0] == 404
 
         status, answer = await post_decision(stack, turned_down.case_id, refusal_body, key=key)
-        assert (status, answer["status"], answer["ground"]) == (200, "refused", 1)
+        assert (status, answer["status"], answer["ground"]) == (200, "hearing", 1)
         assert answer["registration_number"] is None
-        refusal = await stack.next_message(turned_down.guardian.chat_id, "дәлелді бас тарту")
-        assert shown(stack, "kk", "ground.1") in (refusal.text or "")
-        assert REASON in (refusal.text or "")
         stored = await load_case(stack, turned_down.case_id)
-        assert (stored.status, stored.refusal_ground) == ("refused", 1)
-        refused = [e for e in await audit_events(stack, stored.id) if e.to_status == "refused"]
-        assert [(e.event, e.details) for e in refused] == [("school_refused", {"ground": 1})]
-        assert refused[0].actor.startswith("api:school:")
+        assert stored.hearing_until is not None
+        assert datetime.fromisoformat(answer["hearing_until"]) == stored.hearing_until
+        invitation = await stack.next_message(turned_down.guardian.chat_id, "алдын ала шешім")
+        assert shown(stack, "kk", "ground.1") in (invitation.text or "")
+        assert REASON in (invitation.text or "")
+        status, answer = await post_decision(stack, turned_down.case_id, refusal_body, key=key)
+        assert (status, answer["error"]) == (409, "hearing_open")
+        assert (stored.status, stored.hearing_ground, stored.refusal_ground) == ("hearing", 1, None)
+        heard = [e for e in await audit_events(stack, stored.id) if e.to_status == "hearing"]
+        assert [e.event for e in heard] == ["preliminary_refusal"]
+        assert heard[0].actor.startswith("api:school:")
         for case in (taken, turned_down):
             assert len(await outbox_rows(stack, case.case_id, "result")) == 1
 

@@ -165,20 +165,22 @@ async def test_refusal_in_chat_takes_ground_and_reason_from_the_own_school_only(
         assert (await load_case(stack, case.case_id)).status == "forwarded"
         reason = "Адрес в заявлении не совпадает с адресом в заключении ВКК"
         await teacher.reply_to(question, reason)
-        await stack.next_message(own.id, "отказ по основанию 2 отправлен законному представителю")
+        await stack.next_message(own.id, "направлено законному представителю для заслушивания")
 
-        refusal = await stack.next_message(case.guardian.chat_id, "дәлелді бас тарту")
-        assert shown(stack, "kk", "ground.2") in (refusal.text or "")
-        assert reason in (refusal.text or "")
+        # The refusal is preliminary (the hearing): the guardian is told the ground and
+        # the reason; tests/e2e/test_school_hearing.py follows it to the final decision.
+        invitation = await stack.next_message(case.guardian.chat_id, "алдын ала шешім")
+        assert shown(stack, "kk", "ground.2") in (invitation.text or "")
+        assert reason in (invitation.text or "")
         stored = await load_case(stack, case.case_id)
-        assert (stored.status, stored.refusal_ground) == ("refused", 2)
-        assert stored.refusal_reason_enc is not None
-        assert stack.app.svc.cipher.decrypt_text(stored.refusal_reason_enc) == reason
-        refused = [e for e in await audit_events(stack, case.case_id) if e.to_status == "refused"]
-        assert [(e.event, e.actor, e.details) for e in refused] == [
-            ("school_refused", f"telegram:{teacher.id}@{own.id}", {"ground": 2})
+        assert (stored.status, stored.hearing_ground, stored.refusal_ground) == ("hearing", 2, None)
+        assert stored.hearing_reason_enc is not None
+        assert stack.app.svc.cipher.decrypt_text(stored.hearing_reason_enc) == reason
+        heard = [e for e in await audit_events(stack, case.case_id) if e.to_status == "hearing"]
+        assert [(e.event, e.actor, e.details["ground"]) for e in heard] == [
+            ("preliminary_refusal", f"telegram:{teacher.id}@{own.id}", 2)
         ]
 
         await teacher.press(ACCEPT_RU, package)
-        await stack.next_message(own.id, "решение уже принято")
+        await stack.next_message(own.id, "идёт заслушивание")
         assert len(await outbox_rows(stack, case.case_id, "result")) == 1

@@ -135,7 +135,7 @@ async def test_flood_control_is_honoured_and_blocked_chats_are_worked_around(
         assert (await post_decision(stack, patient.case_id, REFUSE, key=key))[0] == 200
         assert (await post_decision(stack, blocking.case_id, ACCEPT, key=key))[0] == 200
 
-        await stack.next_message(patient.guardian.chat_id, "дәлелді бас тарту")
+        await stack.next_message(patient.guardian.chat_id, "бас тарту туралы алдын ала шешім")
         check_waited_after_429(emu, "sendMessage", patient.guardian.chat_id, ok=1)
         assert emu.rejected_429 == 2
         # Flood control is no failure: the attempt is not counted.

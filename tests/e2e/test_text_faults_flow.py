@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import SentMessage
+from bot.emulator.handles import MemberHandle
 from tests.e2e.harness import (
     LANGUAGE_BUTTONS,
     Stack,
@@ -41,6 +42,7 @@ class People:
     staff_first: str
     staff_last: str
     reason: str
+    position: str
 
 
 PEOPLE = {
@@ -58,6 +60,7 @@ PEOPLE = {
         staff_first="Гүлнар",
         staff_last="Ахметова",
         reason="ДКК қорытындысындағы баланың ЖСН-і туу туралы куәлікпен сәйкес келмейді.",
+        position="Туу туралы куәліктің көшірмесін мектепке өзім апарамын.",
     ),
     "ru": People(
         child="Сейткали Алихан Нурланович",
@@ -74,6 +77,7 @@ PEOPLE = {
         staff_first="Гульнар",
         staff_last="Ахметова",
         reason="ИИН ребёнка в заключении ВКК не совпадает со свидетельством о рождении.",
+        position="Копию свидетельства о рождении я принесу в школу сама.",
     ),
 }
 
@@ -84,6 +88,17 @@ def readable(message: SentMessage) -> list[str]:
     if message.document is not None:
         parts.append(pdf_words(message.document))
     return [part for part in parts if part]
+
+
+async def refuse_in_chat(
+    stack: Stack, staff: MemberHandle, chat_id: int, on: SentMessage, lang: str, reason: str
+) -> None:
+    """Refuse on ground 1 from the staff chat, answering the reason question."""
+    await staff.press(shown(stack, lang, "staff.refuse_button"), on)
+    grounds = await stack.next_message(chat_id, fragment(stack, lang, "staff.choose_ground"))
+    await staff.press(shown(stack, lang, "staff.ground_button", ground=1), grounds)
+    question = await stack.next_message(chat_id, fragment(stack, lang, "staff.ask_reason"))
+    await staff.reply_to(question, reason)
 
 
 async def play(stack: Stack, lang: str, refuse: bool) -> tuple[list[SentMessage], str]:
@@ -119,11 +134,16 @@ async def play(stack: Stack, lang: str, refuse: bool) -> tuple[list[SentMessage]
         group.id, lambda m: m.document is not None, timeout=stack.patience
     )
     if refuse:
-        await staff.press(shown(stack, lang, "staff.refuse_button"), package)
-        grounds = await stack.next_message(group.id, fragment(stack, lang, "staff.choose_ground"))
-        await staff.press(shown(stack, lang, "staff.ground_button", ground=1), grounds)
-        question = await stack.next_message(group.id, fragment(stack, lang, "staff.ask_reason"))
-        await staff.reply_to(question, people.reason)
+        # The first refusal is preliminary: the guardian is heard, then the school decides.
+        await refuse_in_chat(stack, staff, group.id, package, lang, people.reason)
+        await wait_for_status(stack, case_id, "hearing")
+        await stack.next_message(user.chat_id, fragment(stack, lang, "hearing.invitation"))
+        await user.send_text(people.position)
+        await stack.next_message(user.chat_id, fragment(stack, lang, "hearing.position_received"))
+        heard = await stack.emu.wait_for_message(
+            group.id, lambda m: people.position in (m.text or ""), timeout=stack.patience
+        )
+        await refuse_in_chat(stack, staff, group.id, heard, lang, people.reason)
         await wait_for_status(stack, case_id, "refused")
         await stack.next_message(user.chat_id, fragment(stack, lang, "result.refused"))
     else:
@@ -160,7 +180,8 @@ async def test_whole_flow_reads_as_official_language(
     documents = [m for m in messages if m.document is not None]
 
     assert found == {}
-    assert len(documents) == (2 if refuse else 3)  # the copy, the package, [the receipt]
+    # the copy, the package, then the receipt, or the refusal and the school's copy of it
+    assert len(documents) == (4 if refuse else 3)
 
 
 async def test_russian_flow_declines_names_and_prints_the_annex_order(tmp_path: Path) -> None:

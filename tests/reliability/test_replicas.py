@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -43,6 +44,7 @@ from tests.e2e.harness import (
     Stack,
     eventually,
     fragment,
+    load_case,
     post_decision,
     submit_case,
     wait_for_status,
@@ -86,8 +88,10 @@ WEBHOOK_CONNECTIONS = 40  # Telegram's default max_connections
 PATIENCE_S = 90.0
 WEBHOOK_SECRET = "replicas-webhook-secret-0123456789"
 REFUSAL = {"decision": "refused", "ground": 2, "reason": "Өтініште мекенжай толық емес"}
+NO_OBJECTIONS = "✅ Қарсылығым жоқ"
 RECEIPT = "Тіркеу нөмірі"
 STORY_MESSAGES = 8  # language, phone request, linked, notice, address, summary, copy, result
+HEARING_MESSAGES = 3  # a refusal: the invitation, the answer noted, the PDF beside the text
 STAFF_MESSAGES = 3 * PER_CHAT_SCHOOL  # summary and PDF of each package, the decision noted
 
 
@@ -182,13 +186,14 @@ def school_of(cluster: Cluster, n: int) -> School:
     return cluster.schools[CHAT_SCHOOLS + n % API_SCHOOLS]
 
 
-async def guardian_story(cluster: Cluster, n: int) -> int:
+async def guardian_story(cluster: Cluster, n: int) -> tuple[int, int]:
     """Guardian `n` applies through one replica; the school decides through the other.
-    Returns the guardian's chat id once the decision reached it."""
+    Returns the guardian's chat id once the decision reached it, and how many messages
+    the story sends there."""
     stack, other = cluster.stacks[n % 2], cluster.stacks[(n + 1) % 2]
     school = school_of(cluster, n)
     case = await submit_case(stack, school.bin)
-    result = RECEIPT
+    result, messages = RECEIPT, STORY_MESSAGES
     if school.staff is not None:
         package = await package_for(stack, school.staff.chat_id, case.case_id)
         await wait_for_status(stack, case.case_id, "forwarded", timeout=PATIENCE_S)
@@ -200,9 +205,21 @@ async def guardian_story(cluster: Cluster, n: int) -> int:
         status, answer = await post_decision(other, case.case_id, decision, key=school.key)
         assert status == 200, answer
         if refuse:
-            result = fragment(stack, "kk", "result.refused")
+            # The hearing: the guardian has no objections, then the refusal is final.
+            invitation = fragment(stack, "kk", "hearing.invitation")
+            await case.guardian.press(
+                NO_OBJECTIONS, await stack.next_message(case.guardian.chat_id, invitation)
+            )
+            await eventually(partial(hearing_answered, stack, case.case_id), timeout=PATIENCE_S)
+            status, answer = await post_decision(other, case.case_id, decision, key=school.key)
+            assert (status, answer["status"]) == (200, "refused"), answer
+            result, messages = fragment(stack, "kk", "result.refused"), messages + HEARING_MESSAGES
     await other.next_message(case.guardian.chat_id, result)
-    return case.guardian.chat_id
+    return case.guardian.chat_id, messages
+
+
+async def hearing_answered(stack: Stack, case_id: str) -> bool:
+    return (await load_case(stack, case_id)).hearing_answered_at is not None
 
 
 async def wait_for_jobs(cluster: Cluster) -> None:
@@ -239,21 +256,29 @@ async def all_sent(svc: Services) -> bool:
     return set(await outbox_by_status(svc)) <= {("telegram", "sent"), ("webhook", "sent")}
 
 
-def assert_each_story_once(cluster: Cluster, chats: list[int]) -> Counter[str]:
+def assert_each_story_once(
+    cluster: Cluster, stories: list[tuple[int, int]]
+) -> Counter[tuple[str, str]]:
     """Each guardian chat got every step of its story once, nothing more, and so did
-    each staff chat; each package reached its school's webhook once. Returns the
-    packages per case."""
+    each staff chat; each package and each hearing event (the position, the refusal's
+    copy) reached its school's webhook once. Returns the deliveries per case and event."""
     emu = cluster.emu
-    assert len(set(chats)) == GUARDIANS
-    for chat in chats:
-        assert len(emu.sent(chat)) == STORY_MESSAGES, [m.text or m.caption for m in emu.sent(chat)]
+    assert len({chat for chat, _ in stories}) == GUARDIANS
+    for chat, messages in stories:
+        assert len(emu.sent(chat)) == messages, [m.text or m.caption for m in emu.sent(chat)]
     for school in cluster.schools:
         if school.staff is not None:
             assert len(emu.sent(school.staff.chat_id)) == STAFF_MESSAGES
-    packages = Counter(r.json()["case_id"] for r in cluster.receiver.requests)
+    deliveries = Counter(
+        (r.json()["case_id"], r.json().get("event", "package")) for r in cluster.receiver.requests
+    )
+    packages = [case for case, event in deliveries if event == "package"]
     assert len(packages) == GUARDIANS - CHAT_SCHOOLS * PER_CHAT_SCHOOL
-    assert set(packages.values()) == {1}
-    return packages
+    heard = [case for case, event in deliveries if event == "hearing_position"]
+    copies = [case for case, event in deliveries if event == "refusal_document"]
+    assert sorted(heard) == sorted(copies) and heard
+    assert set(deliveries.values()) == {1}
+    return deliveries
 
 
 async def test_two_replicas_serve_200_guardians_once_within_the_rate(tmp_path: Path) -> None:
@@ -262,7 +287,7 @@ async def test_two_replicas_serve_200_guardians_once_within_the_rate(tmp_path: P
         pytest.skip(NO_REDIS)
     async with two_replicas(tmp_path, redis) as cluster:
         started = time.monotonic()
-        chats = await asyncio.gather(*(guardian_story(cluster, n) for n in range(GUARDIANS)))
+        stories = await asyncio.gather(*(guardian_story(cluster, n) for n in range(GUARDIANS)))
         stories_s = time.monotonic() - started
         await wait_for_jobs(cluster)
         await eventually(lambda: all_sent(cluster.svc), PATIENCE_S, "every outbox row sent")
@@ -284,13 +309,13 @@ async def test_two_replicas_serve_200_guardians_once_within_the_rate(tmp_path: P
     )
     assert exit_codes == [0, 0], [o[-3000:] for o in outputs]
     assert ["Traceback" in o for o in outputs] == [False, False], [o[-3000:] for o in outputs]
-    packages = assert_each_story_once(cluster, chats)
+    deliveries = assert_each_story_once(cluster, stories)
     assert rejections(cluster.emu) == []
     assert busiest_window(sends) <= RATE
     assert sorted(sent_by) == [0, len(sends)]  # one sender throughout
     assert outbox == {  # the due cases' notices were sent "back then", before the test
         ("telegram", "sent"): len(sends) + len(cluster.due.case_ids),
-        ("webhook", "sent"): len(packages),
+        ("webhook", "sent"): len(deliveries),
     }
     assert min(cluster.balancer.forwarded.values()) >= GUARDIANS  # both served updates
     assert_each_job_acted_once(cluster.emu, cluster.due, events, statuses)

@@ -38,19 +38,22 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from bot.cases.status import FINAL_STATUSES, WITH_SCHOOL_STATUSES, CaseEvent, CaseStatus
+from bot.cases.status import DECIDABLE_STATUSES, FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.cases.transitions import ALLOWED
 from bot.clock import FrozenClock
 from bot.delivery.outbox import Kind
 from bot.errors import Conflict, DomainError, NotFound
 from bot.runtime import Services, session_factory
-from bot.services import consent, decisions, staff, submission
+from bot.services import consent, decisions, hearing, staff, submission
 from bot.services.access import Actor
 from bot.services.application import answer_address
+from bot.services.hearing import HEARING_OPEN
 from bot.services.revocation import revoke_signal
 from scheduler.calendar import load_calendar
 from scheduler.jobs.expire_cases import run_expire_cases
 from scheduler.jobs.guardian_reminders import run_guardian_reminders
+from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from scheduler.jobs.hearing_reminders import run_hearing_reminders
 from scheduler.jobs.overdue_cases import run_overdue_cases
 from scheduler.jobs.purge_personal_data import run_purge_personal_data
 from scheduler.jobs.school_reminders import run_school_reminders
@@ -81,12 +84,16 @@ PRESSES: dict[str, Press] = {
     "again": lambda s, a, c: consent.ask_again(s, a, c),
     "address": lambda s, a, c: answer_address(s, a, c, "г. Алматы, ул. Сатпаева 22, кв. 5"),
     "confirm": lambda s, a, c: submission.confirm(s, a, c),
+    "position": lambda s, a, c: hearing.state_position(s, a, c, "Не согласна с причиной отказа"),
+    "no_objections": lambda s, a, c: hearing.state_position(s, a, c, None),
 }
 JOBS = (
     run_guardian_reminders,
     run_expire_cases,
     run_school_reminders,
     run_overdue_cases,
+    run_hearing_reminders,
+    run_hearing_lapses,
     run_purge_personal_data,
 )
 TICKS = [timedelta(hours=h) for h in (1, 3, 20, 50, 24 * 8, 24 * 400)]
@@ -201,6 +208,7 @@ class CaseLifecycle(RuleBasedStateMachine):
             CaseStatus.NOTIFIED: ["agree"],
             CaseStatus.DECLINED: ["again", "agree"],
             CaseStatus.CONSENTED: ["address", "confirm"],
+            CaseStatus.HEARING: ["position"],
         }
         for press in steps.get(status, ["agree"]):
             self.press(case_id, user, is_owner, press)
@@ -227,10 +235,14 @@ class CaseLifecycle(RuleBasedStateMachine):
         except NotFound:
             assert school != own
             return
-        except Conflict:
-            assert school == own and before not in WITH_SCHOOL_STATUSES
+        except Conflict as exc:
+            assert school == own
+            if exc.text_key == HEARING_OPEN:
+                assert before is CaseStatus.HEARING
+            else:
+                assert before not in DECIDABLE_STATUSES
             return
-        assert school == own and before in WITH_SCHOOL_STATUSES
+        assert school == own and before in DECIDABLE_STATUSES
 
     @precondition(lambda self: self.cases)
     @rule(case=st.integers(0, MAX_CASES - 1), chat=st.integers(0, 1))

@@ -23,7 +23,7 @@ from bot.app import build_cipher
 from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
 from bot.runtime import Services
-from bot.services import consent, decisions, submission
+from bot.services import consent, decisions, hearing, submission
 from bot.services.application import answer_address
 from bot.services.case_views import case_view
 from bot.services.revocation import revoke_signal
@@ -49,6 +49,7 @@ from tests.security.flow import (
 )
 
 REASON = "Причина-отказа: справка ВКК не соответствует"
+POSITION = "Позиция-заявителя: справка ВКК верна, прошу пересмотреть"
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -115,9 +116,13 @@ async def test_full_flow_keeps_no_personal_data_in_clear_in_tables_files_or_logs
     await deliver_due(services)
     await decisions.refuse(services, case_id, setup.actor, 1, REASON)
     await deliver_due(services)
+    await hearing.state_position(services, actor(5_100_002), case_id, POSITION)
+    await deliver_due(services)
+    await decisions.refuse(services, case_id, setup.actor, 1, REASON)
+    await deliver_due(services)
     assert await case_status(services, case_id) is CaseStatus.REFUSED
 
-    secrets = [*accepted.secrets(), *refused.secrets(), REASON]
+    secrets = [*accepted.secrets(), *refused.secrets(), REASON, POSITION]
     assert await clear_text_hits(database, secrets) == {}
     if database.backend == "sqlite":
         assert sqlite_file_hits(database, secrets) == []

@@ -82,7 +82,7 @@ async def test_two_decisions_on_one_case_at_once_accept_it_once(services: Servic
     assert len(await outbox(services, kind=Kind.RESULT)) == 1
 
 
-async def test_refusal_after_an_unfinished_acceptance_frees_its_number(
+async def test_preliminary_refusal_after_an_unfinished_acceptance_frees_its_number(
     services: Services,
 ) -> None:
     school = await add_school(services)
@@ -90,7 +90,8 @@ async def test_refusal_after_an_unfinished_acceptance_frees_its_number(
     case_id = await forwarded_case(services, school)
     await update_case(services, case_id, registration_number="2026/00001")
 
-    await decisions.refuse(services, case_id, actor, 2, "Сынып нөмірі сәйкес емес")
+    result = await decisions.refuse(services, case_id, actor, 2, "Сынып нөмірі сәйкес емес")
 
     stored = await get_case_row(services, case_id)
-    assert (stored.status, stored.registration_number) == (CaseStatus.REFUSED.value, None)
+    assert result.status is CaseStatus.HEARING
+    assert (stored.status, stored.registration_number) == (CaseStatus.HEARING.value, None)

@@ -102,6 +102,8 @@ async def closed_case(
         decided_at=now,
         closed_at=now,
         refusal_reason_enc=svc.cipher.encrypt_text(f"Отказ: {child_name} {child_iin}"),
+        hearing_reason_enc=svc.cipher.encrypt_text(f"Предварительно: {child_name[::-1]}"),
+        hearing_position_enc=svc.cipher.encrypt_text(f"Позиция: {child_iin[::-1]}"),
     )
     pdf = f"%PDF application for {child_name}, IIN {child_iin}".encode()
     async with svc.sessions.begin() as session:
@@ -144,7 +146,15 @@ async def closed_case(
     phone = svc.cipher.decrypt_json(guardian.pd_enc)["phone"]
     # The Russian notice names the child in the dative («ребёнку …»): that form too.
     in_notice = ru_name(child_name, Case.DATIVE, sex_from_iin(child_iin))
-    return case_id, [child_name, in_notice, child_iin, svc.cipher.blind_index(child_iin), phone]
+    heard = [child_name[::-1], child_iin[::-1]]  # only in the hearing's columns
+    return case_id, [
+        child_name,
+        in_notice,
+        child_iin,
+        svc.cipher.blind_index(child_iin),
+        phone,
+        *heard,
+    ]
 
 
 async def _mark_outbox_sent(svc: Services, case_id: str) -> None:

@@ -350,6 +350,8 @@ async def test_build_scheduler_registers_every_job_not_started(services: Service
         "expire_cases",
         "school_reminders",
         "overdue_cases",
+        "hearing_reminders",
+        "hearing_lapses",
         "purge_personal_data",
     }
     assert not scheduler.running

@@ -175,6 +175,7 @@ async def test_stats_format_is_an_aligned_table(services: Services) -> None:
             "  submitted                                    0",
             "  forwarded                                    0",
             "  overdue                                      1",
+            "  hearing                                      0",
             "  accepted                                     1",
             "  refused                                      1",
             "  expired                                      0",

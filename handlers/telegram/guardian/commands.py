@@ -8,7 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.runtime import Services
-from bot.services import form_answers
+from bot.services import form_answers, hearing
 from bot.services.access import Actor
 from bot.services.guardian_status import status_text
 from bot.services.replies import reply
@@ -43,10 +43,15 @@ async def on_cancel(
 async def on_stray_text(
     message: Message, state: FSMContext, svc: Services, actor: Actor, lang: Lang
 ) -> None:
-    """Text outside a question; unless a question still waits (see `open_question`)."""
+    """Text outside a question, unless a question still waits (see `open_question`) or
+    a hearing awaits the guardian's position (see `open_hearing`)."""
     assert message.text is not None
     waiting = await form_answers.open_question(svc, actor)
     if waiting is None:
+        heard = await hearing.open_hearing(svc, actor)
+        if heard is not None:
+            await hearing.state_position(svc, actor, heard, message.text)
+            return
         await reply(svc, actor, svc.texts(lang, "form.nothing_to_answer"), purpose="stray")
         return
     case_id, asked = waiting

@@ -1,0 +1,27 @@
+"""The "no objections" button under a preliminary refusal (the hearing, APPK art. 73)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
+
+from bot.callbacks import CaseAction, CaseCb
+from bot.runtime import Services
+from bot.services import hearing
+from bot.services.access import Actor
+
+
+async def on_no_objections(
+    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
+) -> None:
+    await hearing.state_position(svc, actor, callback_data.case_id, None)
+    await query.answer()
+
+
+def build_router() -> Router:
+    """A fresh router for each Dispatcher: aiogram attaches a router to one parent only."""
+    router = Router(name=__name__)
+    router.callback_query.register(
+        on_no_objections, CaseCb.filter(F.action == CaseAction.NO_OBJECTIONS)
+    )
+    return router
