@@ -17,7 +17,7 @@ from bot.delivery.outbox import Kind, enqueue
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, guardian_lang, lock_own_case
-from bot.services.case_views import case_view, school_name
+from bot.services.case_views import case_view, school_name, validity_text
 from bot.services.messages import REMOVE_KEYBOARD, Button, text_message
 from bot.texts import Lang
 from storage.models import Application, Case, Guardian, School
@@ -210,6 +210,7 @@ async def _summary(
         grade=view.grade if view.grade is not None else empty,
         address=draft.address or empty,
         note=draft.note or empty,
+        validity=validity_text(t, lang, view),
     )
 
     def edit(key: str, action: CaseAction) -> Button:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.cases.status import CaseStatus
-from bot.texts import Lang
+from bot.texts import Lang, Raw, Texts
 from storage.crypto import DataCipher
 from storage.models import Case, School
 
@@ -45,6 +45,7 @@ class CaseView:
     conclusion_date: date
     conclusion_organization: str
     conclusion_summary: str
+    conclusion_valid_until: date | None
     school_id: int | None
     school: str | None
     authority: str | None
@@ -90,9 +91,26 @@ def view_from_data(
         conclusion_date=date.fromisoformat(conclusion["date"]),
         conclusion_organization=conclusion["organization"],
         conclusion_summary=conclusion.get("summary", ""),
+        conclusion_valid_until=_optional_date(conclusion.get("valid_until")),
         school_id=school.id if school else None,
         school=school_name(school, lang),
         authority=authority_name(school, lang),
         grade=grade,
         deadline_at=deadline_at,
     )
+
+
+def _optional_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def validity_text(texts: Texts, lang: Lang, view: CaseView) -> Raw:
+    """How long the VKK conclusion is valid, as the guardian and the school read it.
+
+    The signal may omit the date; saying so is better than a blank a reader may take for
+    "indefinitely".
+    """
+    if view.conclusion_valid_until is None:
+        return Raw(texts(lang, "conclusion.valid_until_unknown"))
+    until = view.conclusion_valid_until.strftime("%d.%m.%Y")
+    return Raw(texts(lang, "conclusion.valid_until", valid_until=until))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import DecisionAction, DecisionCb
 from bot.delivery.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
 from bot.runtime import Services
-from bot.services.case_views import CaseView, case_view
+from bot.services.case_views import CaseView, case_view, validity_text
 from bot.services.messages import document_message, text_message
 from bot.texts import Lang
 from storage.models import Application, Case, ConsentRecord, Document, School
@@ -120,6 +120,7 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         conclusion_date=view.conclusion_date.strftime("%d.%m.%Y"),
         organization=view.conclusion_organization,
         summary=view.conclusion_summary[:1500] or empty,
+        validity=validity_text(t, lang, view),
         consent_at=_local(svc, p.consent.created_at),
         consent_version=p.consent.text_version,
         consent_sha=p.consent.text_sha256[:16],
@@ -178,6 +179,9 @@ def webhook_body(p: Package, school: School) -> dict[str, Any]:
             "date": view.conclusion_date.isoformat(),
             "organization": view.conclusion_organization,
             "summary": view.conclusion_summary,
+            "valid_until": (
+                view.conclusion_valid_until.isoformat() if view.conclusion_valid_until else None
+            ),
         },
         "consent": {
             "text_version": p.consent.text_version,

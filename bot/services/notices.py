@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.callbacks import CaseAction, CaseCb
 from bot.delivery.outbox import Kind, OutgoingMessage
-from bot.services.case_views import CaseView
+from bot.services.case_views import CaseView, validity_text
 from bot.services.messages import text_message
 from bot.texts import Lang, Texts
 
@@ -45,7 +45,12 @@ def notice_message(
         case_number=view.number,
     )
     text = "\n\n".join(
-        [body, consent_text(texts, lang).text, f"<b>{texts(lang, 'consent.question')}</b>"]
+        [
+            body,
+            validity_text(texts, lang, view),
+            consent_text(texts, lang).text,
+            f"<b>{texts(lang, 'consent.question')}</b>",
+        ]
     )
     buttons = [
         [

@@ -51,6 +51,8 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
     notice = await stack.next_message(user.chat_id, shown(stack, lang, "consent.question"))
     assert child in (notice.text or "")
     assert shown(stack, lang, "consent.text") in (notice.text or "")
+    validity = shown(stack, lang, "conclusion.valid_until", valid_until="31.05.2027")
+    assert validity in (notice.text or "")
     taps_before = presses(stack, user)
     await user.press(shown(stack, lang, "consent.agree_button"))
     await stack.next_message(user.chat_id, shown(stack, lang, "form.ask_address"))
@@ -58,6 +60,7 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
     summary = await stack.next_message(user.chat_id, fragment(stack, lang, "form.summary"))
     assert ADDRESS[lang] in (summary.text or "")
     assert child in (summary.text or "")
+    assert validity in (summary.text or "")
     await user.press(shown(stack, lang, "form.confirm_button"))
     copy = await next_document(stack, user.chat_id)
 

@@ -27,6 +27,7 @@ from tests.e2e.harness import (
     outbox_rows,
     pdf_words,
     running_stack,
+    shown,
     submit_case,
     wait_for_status,
 )
@@ -85,6 +86,7 @@ async def check_full_package(stack: Stack, case: SubmittedCase, chat_id: int) ->
         consent.text_sha256[:16],
         f"Жауап беру мерзімі: {local(stored.deadline_at, stack)} дейін",
         f"Тіркелген күні: {local(stored.registered_at, stack)}",
+        shown(stack, "kk", "conclusion.valid_until", valid_until="31.05.2027"),
     ]
     assert [part for part in expected_parts if part not in (summary.text or "")] == []
     assert summary.message_id < pdf.message_id

@@ -115,9 +115,9 @@ async def test_webhook_gets_a_signed_complete_package_once_after_it_comes_back(
         assert (application["grade"], application["language"]) == (4, "kk")
         assert "Қаскелең" in application["address"]
         conclusion = case.signal["conclusion"]
-        assert {k: body["conclusion"][k] for k in ("number", "date", "organization")} == {
-            k: conclusion[k] for k in ("number", "date", "organization")
-        }
+        fields = ("number", "date", "valid_until", "organization")
+        assert {k: body["conclusion"][k] for k in fields} == {k: conclusion[k] for k in fields}
+        assert body["conclusion"]["valid_until"] == "2027-05-31"
         [consent] = [r for r in await consent_records(stack, case.case_id) if r.choice == "agree"]
         assert body["consent"] == {
             "text_version": consent.text_version,

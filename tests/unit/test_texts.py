@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cases.status import CaseStatus
 from bot.delivery.senders import Undeliverable
+from bot.services.case_views import validity_text, view_from_data
 from bot.texts import Lang, Texts, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +79,30 @@ def test_every_undeliverable_reason_is_explained_in_both_languages(texts: Texts)
             if f"undeliverable.{reason.value}" not in texts.catalog(lang).messages
         ]
         assert missing == [], lang
+
+
+@pytest.mark.parametrize(
+    ("lang", "valid_until", "expected"),
+    [
+        (Lang.KK, "2027-05-31", "ДКК қорытындысының жарамдылық мерзімі: 31.05.2027."),
+        (Lang.RU, "2027-05-31", "Срок действия заключения ВКК: до 31.05.2027."),
+        (Lang.KK, None, "ДКК қорытындысының жарамдылық мерзімі көрсетілмеген."),
+        (Lang.RU, None, "Срок действия заключения ВКК не указан."),
+    ],
+)
+def test_conclusion_validity_is_a_date_or_says_it_is_not_given(
+    texts: Texts, lang: Lang, valid_until: str | None, expected: str
+) -> None:
+    pd = {
+        "child": {
+            "full_name": "Сейтқали Әлихан",
+            "iin": "150314601232",
+            "birth_date": "2015-03-14",
+        },
+        "guardian": {"full_name": "Сейтқали Айгүл"},
+        "conclusion": {"number": "1", "date": "2026-11-24", "organization": "ДКК"},
+    }
+    if valid_until is not None:
+        pd["conclusion"]["valid_until"] = valid_until
+    view = view_from_data("c", CaseStatus.NOTIFIED, pd, None, 4, None, lang)
+    assert validity_text(texts, lang, view) == expected
