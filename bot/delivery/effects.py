@@ -31,7 +31,7 @@ from storage.repositories.tokens import token_hash
 log = logging.getLogger(__name__)
 
 GUARDIAN_KINDS = frozenset({Kind.NOTICE, Kind.REMINDER, Kind.REPLY, Kind.RESULT})
-SCHOOL_KINDS = frozenset({Kind.SCHOOL_PACKAGE, Kind.SCHOOL_REMINDER})
+SCHOOL_KINDS = frozenset({Kind.SCHOOL_PACKAGE, Kind.SCHOOL_REMINDER, Kind.SCHOOL_NOTICE})
 # Only these mean the person is out of reach; an outage or a bad message does not.
 GONE = frozenset({Undeliverable.BLOCKED, Undeliverable.CHAT_NOT_FOUND})
 

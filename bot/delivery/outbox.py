@@ -39,6 +39,7 @@ class Kind(StrEnum):
     RESULT = "result"  # the school's decision, to the guardian
     SCHOOL_PACKAGE = "school_package"  # delivery makes the case `forwarded`
     SCHOOL_REMINDER = "school_reminder"
+    SCHOOL_NOTICE = "school_notice"  # news about a forwarded case (consent withdrawn)
     ESCALATION = "escalation"
 
 

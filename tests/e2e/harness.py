@@ -30,7 +30,7 @@ from bot.runtime import Services
 from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.texts import Lang
-from storage.models import AuditEvent, Case, ConsentRecord, Document, OutboxMessage
+from storage.models import AuditEvent, Case, ConsentRecord, ConsentText, Document, OutboxMessage
 from tests.conftest import ALMATY, DATA_KEY, SIGNAL_SECRET
 from tests.factories import make_bin, make_phone, signal_payload, signed
 
@@ -441,6 +441,13 @@ async def consent_records(stack: Stack, case_id: str) -> list[ConsentRecord]:
     async with stack.app.svc.sessions() as session:
         query = select(ConsentRecord).where(ConsentRecord.case_id == case_id)
         return list((await session.scalars(query.order_by(ConsentRecord.id))).all())
+
+
+async def stored_consent_text(stack: Stack, sha256: str) -> ConsentText:
+    """The consent wording kept in the database under its hash."""
+    async with stack.app.svc.sessions() as session:
+        query = select(ConsentText).where(ConsentText.sha256 == sha256)
+        return (await session.scalars(query)).one()
 
 
 async def documents(stack: Stack, case_id: str) -> list[Document]:

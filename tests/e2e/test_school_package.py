@@ -82,13 +82,15 @@ async def check_full_package(stack: Stack, case: SubmittedCase, chat_id: int) ->
         case.signal["child"]["iin"],
         case.signal["conclusion"]["number"],
         "Қаскелең",
-        consent.text_version,
-        consent.text_sha256[:16],
         f"Жауап беру мерзімі: {local(stored.deadline_at, stack)} дейін",
         f"Тіркелген күні: {local(stored.registered_at, stack)}",
         shown(stack, "kk", "conclusion.valid_until", valid_until="31.05.2027"),
     ]
     assert [part for part in expected_parts if part not in (summary.text or "")] == []
+    # The consent record is its time; version and hash are for systems, not for people.
+    assert consent.text_version not in (summary.text or "")
+    assert consent.text_sha256[:16] not in (summary.text or "")
+    assert "SHA" not in (summary.text or "")
     assert summary.message_id < pdf.message_id
     assert pdf.buttons() == [ACCEPT_KK, REFUSE_KK]
     assert case_number(case.case_id) in (pdf.caption or "")
