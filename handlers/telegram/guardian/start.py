@@ -58,8 +58,9 @@ async def on_start(
     if token is not None:
         await state.update_data({TOKEN_KEY: token})
     overview = await status_text(svc, actor.telegram_user_id, lang)
-    if overview is not None and token is None:
+    if overview is not None:  # linked already, even when back through an SMS link
         await state.set_state(None)
+        await state.update_data({TOKEN_KEY: None})
         await reply(svc, actor, overview, purpose="status")
         await resume_guardian(svc, actor)
         return
