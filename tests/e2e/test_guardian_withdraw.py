@@ -87,6 +87,9 @@ async def withdrawn_mid_form_closes_the_case(
 
     await user.send_command("/withdraw")
     await stack.next_message(user.chat_id, shown(stack, "ru", "withdraw.none"))
+    await user.send_command("/status")
+    status = await stack.next_message(user.chat_id, fragment(stack, "ru", "status.header"))
+    assert shown(stack, "ru", "status.declined") in (status.text or "")
 
 
 async def withdrawn_after_submission_tells_the_school(
