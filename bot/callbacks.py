@@ -15,6 +15,7 @@ class CaseAction(StrEnum):
     AGREE = "agree"
     DECLINE = "decline"
     AGAIN = "again"
+    WITHDRAW = "withdraw"
     CONFIRM = "confirm"
     EDIT_SCHOOL = "e_school"
     EDIT_GRADE = "e_grade"

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from importlib import resources
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+@functools.lru_cache(maxsize=8)
+def service_zone(name: str) -> ZoneInfo:
+    """The zone `name` from the `tzdata` package this project depends on, not from the host.
+
+    `ZoneInfo(name)` reads the host's database first, and a host with data older than 2024a
+    still puts Almaty on UTC+6: every registration time and deadline would be an hour off.
+    Cached, so the service uses one zone object throughout.
+    """
+    parts = name.split("/")
+    if not name or any(part in ("", ".", "..") for part in parts):
+        raise ZoneInfoNotFoundError(f"no time zone {name!r}")
+    resource = resources.files("tzdata").joinpath("zoneinfo", *parts)
+    if not resource.is_file():
+        raise ZoneInfoNotFoundError(f"no time zone {name!r} in the tzdata package")
+    with resource.open("rb") as handle:
+        return ZoneInfo.from_file(handle, key=name)
 
 
 class Clock:

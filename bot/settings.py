@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.clock import service_zone
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/homeschool.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -100,7 +102,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
+            service_zone(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
@@ -120,7 +122,7 @@ class Settings(BaseSettings):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.TIMEZONE)
+        return service_zone(self.TIMEZONE)
 
     @property
     def is_sqlite(self) -> bool:

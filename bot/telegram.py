@@ -31,7 +31,7 @@ from handlers.telegram.staff import link as staff_link
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
-COMMANDS = ("start", "status", "help", "language", "cancel")
+COMMANDS = ("start", "status", "help", "language", "withdraw", "cancel")
 
 
 def build_bot(svc: Services) -> Bot:

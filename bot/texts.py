@@ -110,6 +110,19 @@ class Texts:
         return self._catalogs[lang]
 
 
+def count_key(base: str, n: int) -> str:
+    """`<base>_one`, `_few` or `_many` for the number `n`, by the Russian rule.
+
+    Russian needs the three forms ("1 день", "2 дня", "5 дней"); Kazakh keeps the noun
+    singular after a number ("5 күн"), so its catalog gives the same text to all three.
+    """
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{base}_one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return f"{base}_few"
+    return f"{base}_many"
+
+
 def parse_lang(code: str | None) -> Lang | None:
     """Map a stored or Telegram language code to one of ours, or None."""
     if not code:

@@ -1,9 +1,11 @@
 """Kazakh working-day calendar for the order No. 223 service term (pure: stdlib + `holidays`).
 
-Annex 1 of order No. 223: the provider works Mon-Fri 09:00-18:30 except days off and public
-holidays; applications are accepted 09:00-17:30; one made later, or on a day off, counts from
-the next working day. The term is 2 working days, so the deadline is 18:30 (end of the working
-day) of the second working day after the registration day.
+Annex 1 of order No. 223 (items 3 and 7): the provider works Mon-Fri 09:00-18:30 with a lunch
+break 13:00-14:30, except days off and public holidays; applications are accepted and results
+issued 09:00-17:30. An application made during the lunch break registers at 14:30; one made
+after 17:30, or on a day off, at 09:00 of the next working day. The term is 2 working days, and
+as results are issued until 17:30, the deadline is 17:30 of the second working day after the
+registration day.
 
 Working days are Mon-Fri minus `holidays.country_holidays("KZ")` (public holidays, their
 observed Mondays and the government's day transfers it knows about), plus weekend days that a
@@ -28,8 +30,7 @@ import holidays
 WORKDAY_START: Final = time(9, 0)
 LUNCH_START: Final = time(13, 0)
 LUNCH_END: Final = time(14, 30)
-INTAKE_END: Final = time(17, 30)
-WORKDAY_END: Final = time(18, 30)
+INTAKE_END: Final = time(17, 30)  # applications accepted and results issued until then
 SERVICE_TERM_WORKING_DAYS: Final = 2
 
 OVERRIDES_PACKAGE: Final = "scheduler"
@@ -108,14 +109,17 @@ class WorkingCalendar:
         """Return when an application submitted at `submitted_at` counts as registered.
 
         Within 09:00-17:30 (both inclusive) of a working day it is the submission itself; before
-        09:00 it is 09:00 that day; after 17:30 or on a day off it is 09:00 of the next working
-        day. The result is in `self.zone`, and applying it twice changes nothing.
+        09:00 it is 09:00 that day; during the lunch break (13:00 up to 14:30) it is 14:30; after
+        17:30 or on a day off it is 09:00 of the next working day. The result is in `self.zone`,
+        and applying it twice changes nothing.
         """
         local = self._localize(submitted_at, "submitted_at")
         day = local.date()
         if self._is_working(day):
             if local.time() < WORKDAY_START:
                 return self.morning_of(day)
+            if LUNCH_START <= local.time() < LUNCH_END:
+                return datetime.combine(day, LUNCH_END, tzinfo=self.zone)
             if local.time() <= INTAKE_END:
                 return local
         return self.morning_of(self._next_working(day))
@@ -123,7 +127,7 @@ class WorkingCalendar:
     def deadline(
         self, registered_at: datetime, working_days: int = SERVICE_TERM_WORKING_DAYS
     ) -> datetime:
-        """Return 18:30 local of the `working_days`-th working day after registration.
+        """Return 17:30 local of the `working_days`-th working day after registration.
 
         `registered_at` goes through `registration_time` first (a no-op for a registered time),
         so a raw submission time on a Saturday cannot shorten the legal term.
@@ -132,7 +136,7 @@ class WorkingCalendar:
             raise ValueError(f"working_days must be >= 0, got {working_days}")
         start = self.registration_time(registered_at).date()
         last = self.add_working_days(start, working_days)
-        return datetime.combine(last, WORKDAY_END, tzinfo=self.zone)
+        return datetime.combine(last, INTAKE_END, tzinfo=self.zone)
 
     def morning_of(self, day: date) -> datetime:
         """Return 09:00 local on `day` (start of the provider's working day)."""
@@ -162,13 +166,22 @@ class WorkingCalendar:
 
 
 def load_calendar(zone: ZoneInfo, override_path: Path | None = None) -> WorkingCalendar:
-    """Build the calendar with overrides from `override_path` or, when None, the packaged file."""
-    if override_path is None:
-        resource = resources.files(OVERRIDES_PACKAGE).joinpath(OVERRIDES_RESOURCE)
-        text, source = resource.read_text(encoding="utf-8"), f"{OVERRIDES_PACKAGE}/{resource.name}"
-    else:
-        text, source = override_path.read_text(encoding="utf-8"), str(override_path)
-    days_off, working_days = parse_overrides(text, source)
+    """Build the calendar from the packaged overrides plus, when given, the file `override_path`.
+
+    The operator's file adds to the packaged one rather than replacing it: a local decree must
+    not silently drop the dates the release pinned. Where both name a date, the operator's file
+    wins (it is the later, local knowledge, e.g. the confirmed date of a religious holiday).
+    """
+    resource = resources.files(OVERRIDES_PACKAGE).joinpath(OVERRIDES_RESOURCE)
+    days_off, working_days = parse_overrides(
+        resource.read_text(encoding="utf-8"), f"{OVERRIDES_PACKAGE}/{resource.name}"
+    )
+    if override_path is not None:
+        local_off, local_working = parse_overrides(
+            override_path.read_text(encoding="utf-8"), str(override_path)
+        )
+        days_off = (days_off - local_working) | local_off
+        working_days = (working_days - local_off) | local_working
     return WorkingCalendar(zone, extra_days_off=days_off, extra_working_days=working_days)
 
 

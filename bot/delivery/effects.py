@@ -32,7 +32,13 @@ log = logging.getLogger(__name__)
 
 GUARDIAN_KINDS = frozenset({Kind.NOTICE, Kind.REMINDER, Kind.REPLY, Kind.RESULT})
 SCHOOL_KINDS = frozenset(
-    {Kind.SCHOOL_PACKAGE, Kind.SCHOOL_REMINDER, Kind.SCHOOL_HEARING, Kind.SCHOOL_COPY}
+    {
+        Kind.SCHOOL_PACKAGE,
+        Kind.SCHOOL_REMINDER,
+        Kind.SCHOOL_HEARING,
+        Kind.SCHOOL_COPY,
+        Kind.SCHOOL_NOTICE,
+    }
 )
 # Only these mean the person is out of reach; an outage or a bad message does not.
 GONE = frozenset({Undeliverable.BLOCKED, Undeliverable.CHAT_NOT_FOUND})

@@ -41,6 +41,7 @@ class Kind(StrEnum):
     SCHOOL_REMINDER = "school_reminder"
     SCHOOL_HEARING = "school_hearing"  # the guardian's position, or that none came
     SCHOOL_COPY = "school_copy"  # the school's copy of a reasoned refusal
+    SCHOOL_NOTICE = "school_notice"  # news about a forwarded case (consent withdrawn)
     ESCALATION = "escalation"
 
 

@@ -60,7 +60,7 @@ class HealthSystem:
 
 
 class Guardian:
-    """Opens the bot, chooses the language, shares the phone, consents and applies."""
+    """Opens the bot (in the language Telegram reports), shares the phone, consents and applies."""
 
     who = "guardian"
 
@@ -75,7 +75,7 @@ class Guardian:
         """Answer the bot until the application is filed; return the message with its PDF."""
         say = self._scene.say
         reactions = {
-            "start.choose_language": self._button(say(f"language.{self._cast.lang}_button")),
+            "start.language_told": None,  # Telegram's interface language is the story's
             "identity.ask_contact": self._share_phone,
             "consent.question": self._button(say("consent.agree_button")),
             "form.ask_grade": self._button(say("form.grade_button", grade=4)),

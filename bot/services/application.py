@@ -18,13 +18,16 @@ from bot.documents.application import addressee
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, guardian_lang, lock_own_case
-from bot.services.case_views import case_view, school_name
+from bot.services.case_views import case_view, school_name, validity_text
 from bot.services.messages import REMOVE_KEYBOARD, Button, text_message
 from bot.texts import Lang
 from storage.models import Application, Case, Guardian, School
 from storage.repositories.schools import get_school
 
 ADDRESS_MIN, ADDRESS_MAX = 10, 300
+# The service is for primary, basic and general secondary education: grades 1 to 11.
+GRADES = range(1, 12)
+GRADES_PER_ROW = 4
 NOTE_MAX = 500
 SCHOOL_QUERY_MAX = 100
 MAX_SCHOOL_RESULTS = 8
@@ -58,7 +61,7 @@ def missing_step(case: Case, draft: Draft) -> Step:
     """The first required field still empty; the note is optional and never asked first."""
     if case.school_id is None:
         return Step.SCHOOL
-    if case.grade is None:
+    if case.grade not in GRADES:
         return Step.GRADE
     if draft.address is None:
         return Step.ADDRESS
@@ -166,7 +169,9 @@ async def ask(
                 (t(lang, "form.grade_button", grade=g), GradeCb(case_id=case.id, grade=g))
                 for g in row
             ]
-            for row in ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11))
+            for row in (
+                GRADES[i : i + GRADES_PER_ROW] for i in range(0, len(GRADES), GRADES_PER_ROW)
+            )
         ]
     elif step is Step.NOTE:
         text = t(lang, "form.ask_note", max=NOTE_MAX)
@@ -206,6 +211,7 @@ async def _summary(
         grade=view.grade if view.grade is not None else empty,
         address=draft.address or empty,
         note=draft.note or empty,
+        validity=validity_text(t, lang, view),
     )
 
     def edit(key: str, action: CaseAction) -> Button:
@@ -254,7 +260,7 @@ async def answer_note(svc: Services, actor: Actor, case_id: str, raw: str | None
 
 
 async def choose_grade(svc: Services, actor: Actor, case_id: str, grade: int) -> Step:
-    if not 0 <= grade <= 11:
+    if grade not in GRADES:
         raise DomainError("form.bad_grade", f"grade {grade}")
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))

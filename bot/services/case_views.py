@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.cases.status import CaseStatus
 from bot.grammar import person_sex, sex_from_iin
-from bot.texts import Lang, Person
+from bot.texts import Lang, Person, Raw, Texts
 from storage.crypto import DataCipher
 from storage.models import Case, School
 
@@ -47,6 +47,7 @@ class CaseView:
     conclusion_date: date
     conclusion_organization: str
     conclusion_summary: str
+    conclusion_valid_until: date | None
     school_id: int | None
     school: str | None
     authority: str | None
@@ -102,9 +103,26 @@ def view_from_data(
         conclusion_date=date.fromisoformat(conclusion["date"]),
         conclusion_organization=conclusion["organization"],
         conclusion_summary=conclusion.get("summary", ""),
+        conclusion_valid_until=_optional_date(conclusion.get("valid_until")),
         school_id=school.id if school else None,
         school=school_name(school, lang),
         authority=authority_name(school, lang),
         grade=grade,
         deadline_at=deadline_at,
     )
+
+
+def _optional_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def validity_text(texts: Texts, lang: Lang, view: CaseView) -> Raw:
+    """How long the VKK conclusion is valid, as the guardian and the school read it.
+
+    The signal may omit the date; saying so is better than a blank a reader may take for
+    "indefinitely".
+    """
+    if view.conclusion_valid_until is None:
+        return Raw(texts(lang, "conclusion.valid_until_unknown"))
+    until = view.conclusion_valid_until.strftime("%d.%m.%Y")
+    return Raw(texts(lang, "conclusion.valid_until", valid_until=until))

@@ -1,7 +1,8 @@
 """Expiry: a case the guardian left without an answer for 7 days is closed (`expired`).
 
 The school never heard of such a case and gets nothing; the guardian, if reachable in
-Telegram, is told how to apply in person.
+Telegram, is told how to apply in person, unless they declined: the answer to the decline
+already said until when the way back stays open and what follows.
 """
 
 from __future__ import annotations
@@ -78,11 +79,14 @@ async def expire_case(svc: Services, case_id: str) -> bool:
         now = svc.clock.now()
         if now < await last_guardian_activity(session, case) + EXPIRE_AFTER:
             return False
+        declined = CaseStatus(case.status) is CaseStatus.DECLINED
         apply_event(session, case, CaseEvent.NO_ANSWER, actor="system", now=now)
         case.closed_at = now
         guardian = await get_guardian(session, case.guardian_id)
         chat_id = reachable_chat(guardian)
-        if guardian is not None and chat_id is not None:
+        # A guardian who declined was told then until when the way back stays open and
+        # what follows; "closed because you did not answer" would contradict it.
+        if guardian is not None and chat_id is not None and not declined:
             text = svc.texts(
                 guardian_lang(guardian), "result.expired", case_number=case_number(case.id)
             )

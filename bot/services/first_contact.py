@@ -61,7 +61,7 @@ def plan_first_contact(
     if guardian.linked:
         assert guardian.chat_id is not None
         notice = notice_message(
-            svc.texts,
+            svc,
             guardian.language,
             view,
             guardian.chat_id,

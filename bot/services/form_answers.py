@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.cases.status import CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, lock_own_case
 from bot.services.application import (
+    GRADES,
     Step,
     answer_address,
     answer_note,
@@ -18,12 +21,16 @@ from bot.services.application import (
 from storage.repositories.cases import list_cases_of_guardian
 from storage.repositories.guardians import get_guardian_by_telegram
 
+# "5", "5 класс", "5-сынып": people type the grade the way the buttons read.
+_TYPED_GRADE = re.compile(r"\s*([0-9]{1,2})\s*(?:-?\s*(?:сынып|класс))?\s*", re.IGNORECASE)
+
 
 def parse_typed_grade(raw: str) -> int:
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 2):
-        raise DomainError("form.bad_grade", "typed grade is not a number")
-    return int(text)
+    """The grade typed instead of pressed; anything but 1-11 gets the same clear answer."""
+    match = _TYPED_GRADE.fullmatch(raw)
+    if match is None or int(match.group(1)) not in GRADES:
+        raise DomainError("form.bad_grade", "typed grade is not 1-11")
+    return int(match.group(1))
 
 
 async def answer_text(svc: Services, actor: Actor, case_id: str, raw: str, routed: Step) -> Step:

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import DecisionAction, DecisionCb
 from bot.delivery.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
 from bot.runtime import Services
-from bot.services.case_views import CaseView, case_view
+from bot.services.case_views import CaseView, case_number, case_view, validity_text
 from bot.services.messages import document_message, text_message
 from bot.texts import Lang
 from storage.models import Application, Case, ConsentRecord, Document, School
 from storage.repositories.audit import add_audit_event
+from storage.repositories.consent import get_consent_text, latest_consent
 from storage.repositories.schools import list_staff_chats
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Package:
     address: str
     note: str
     consent: ConsentRecord
+    consent_text: str | None  # None only for a record made before texts were stored
     registered_at: datetime
     deadline_at: datetime
     pdf: bytes
@@ -76,14 +78,9 @@ async def _package(
         await session.execute(select(Application).where(Application.case_id == case.id))
     ).scalar_one()
     fields = svc.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
-    consent = (
-        await session.execute(
-            select(ConsentRecord)
-            .where(ConsentRecord.case_id == case.id, ConsentRecord.choice == "agree")
-            .order_by(ConsentRecord.id.desc())
-            .limit(1)
-        )
-    ).scalar_one()
+    consent = await latest_consent(session, case.id, "agree")
+    assert consent is not None, "a submitted case has its consent"
+    shown = await get_consent_text(session, consent.text_sha256)
     assert case.registered_at is not None and case.deadline_at is not None
     assert document.content_enc is not None
     return Package(
@@ -91,6 +88,7 @@ async def _package(
         address=fields.get("address") or "",
         note=fields.get("note") or "",
         consent=consent,
+        consent_text=shown.text if shown else None,
         registered_at=case.registered_at,
         deadline_at=case.deadline_at,
         pdf=svc.cipher.decrypt_bytes(document.content_enc),
@@ -120,6 +118,7 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         conclusion_date=view.conclusion_date.strftime("%d.%m.%Y"),
         organization=view.conclusion_organization,
         summary=view.conclusion_summary[:1500] or empty,
+        validity=validity_text(t, lang, view),
         consent_at=_local(svc, p.consent.created_at),
         registered=_local(svc, p.registered_at),
         deadline=_local(svc, p.deadline_at),
@@ -156,6 +155,7 @@ def webhook_body(p: Package, school: School) -> dict[str, Any]:
     """The JSON of DESIGN 4.5: what a school's own system needs to register the case."""
     view = p.view
     return {
+        "event": "package",
         "case_id": view.case_id,
         "case_number": view.number,
         "school_bin": school.bin,
@@ -176,10 +176,14 @@ def webhook_body(p: Package, school: School) -> dict[str, Any]:
             "date": view.conclusion_date.isoformat(),
             "organization": view.conclusion_organization,
             "summary": view.conclusion_summary,
+            "valid_until": (
+                view.conclusion_valid_until.isoformat() if view.conclusion_valid_until else None
+            ),
         },
         "consent": {
             "text_version": p.consent.text_version,
             "text_sha256": p.consent.text_sha256,
+            "text": p.consent_text,
             "given_at": p.consent.created_at.isoformat(),
             "telegram_user_id": p.consent.telegram_user_id,
         },
@@ -202,6 +206,54 @@ def _webhook_message(svc: Services, p: Package, school: School) -> OutgoingMessa
         ),
         case_id=p.view.case_id,
     )
+
+
+async def tell_school_consent_withdrawn(
+    session: AsyncSession, svc: Services, case: Case, school: School | None, now: datetime
+) -> None:
+    """Every inbox that got the package hears that consent was taken back.
+
+    Chats get a message; a webhook gets the event `consent_withdrawn` (an extension of
+    DESIGN 4.5, signed like the package); a school that had no inbox was reached through
+    the authority's chat, which is told instead.
+    """
+    if school is None:
+        return
+    lang = staff_language(school)
+    number = case_number(case.id)
+    text = svc.texts(
+        lang,
+        "staff.consent_withdrawn",
+        case_number=number,
+        withdrawn_at=_local(svc, now),
+        ground=svc.texts(lang, "ground.3"),
+    )
+    chats = [chat.chat_id for chat in await list_staff_chats(session, school.id)]
+    if not chats and not school.webhook_url and school.escalation_chat_id is not None:
+        chats = [school.escalation_chat_id]
+    messages = [
+        text_message(
+            f"withdrawn:{case.id}:{chat_id}", Kind.SCHOOL_NOTICE, chat_id, text, case_id=case.id
+        )
+        for chat_id in chats
+    ]
+    if school.webhook_url:
+        body = {
+            "event": "consent_withdrawn",
+            "case_id": case.id,
+            "case_number": number,
+            "school_bin": school.bin,
+            "withdrawn_at": now.isoformat(),
+        }
+        messages.append(
+            OutgoingMessage(
+                dedupe_key=f"withdrawn:{case.id}:webhook",
+                kind=Kind.SCHOOL_NOTICE,
+                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+                case_id=case.id,
+            )
+        )
+    await enqueue(session, svc.cipher, now, *messages)
 
 
 def _no_inbox_escalation(

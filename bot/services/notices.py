@@ -8,16 +8,19 @@ from dataclasses import dataclass
 from bot.callbacks import CaseAction, CaseCb
 from bot.delivery.outbox import Kind, OutgoingMessage
 from bot.grammar import given_names
-from bot.services.case_views import CaseView
+from bot.runtime import Services
+from bot.services.case_views import CaseView, validity_text
 from bot.services.messages import text_message
-from bot.texts import Lang, Raw, Texts
+from bot.texts import Lang, Raw, count_key
 
-CONSENT_VERSION = "2026-11.1"
+# The wording's name; a new wording gets a new one. The stored text is the evidence.
+CONSENT_VERSION = "2026-12.1"
 
 
 @dataclass(frozen=True)
 class ConsentText:
     version: str
+    language: Lang
     text: str
 
     @property
@@ -25,15 +28,22 @@ class ConsentText:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def consent_text(texts: Texts, lang: Lang) -> ConsentText:
-    """The exact consent wording shown to the guardian; its hash is the evidence kept."""
-    return ConsentText(CONSENT_VERSION, texts(lang, "consent.text"))
+def consent_text(svc: Services, lang: Lang) -> ConsentText:
+    """The exact consent wording shown to the guardian, with the retention period in it.
+
+    What the guardian agrees to includes how long the data are kept, so the period is
+    part of the text (and of its hash) rather than a footnote that may drift from it.
+    """
+    days = svc.settings.RETENTION_DAYS
+    period = Raw(svc.texts(lang, count_key("period.days", days), n=days))
+    return ConsentText(CONSENT_VERSION, lang, svc.texts(lang, "consent.text", period=period))
 
 
 def notice_message(
-    texts: Texts, lang: Lang, view: CaseView, chat_id: int, dedupe_key: str, kind: Kind
+    svc: Services, lang: Lang, view: CaseView, chat_id: int, dedupe_key: str, kind: Kind
 ) -> OutgoingMessage:
     """The notice with the versioned consent text and Agree / Decline buttons."""
+    texts = svc.texts
     greeting = {"m": "notice.greeting_m", "f": "notice.greeting_f", None: "notice.greeting"}
     body = texts(
         lang,
@@ -49,7 +59,12 @@ def notice_message(
         case_number=view.number,
     )
     text = "\n\n".join(
-        [body, consent_text(texts, lang).text, f"<b>{texts(lang, 'consent.question')}</b>"]
+        [
+            body,
+            validity_text(texts, lang, view),
+            consent_text(svc, lang).text,
+            f"<b>{texts(lang, 'consent.question')}</b>",
+        ]
     )
     buttons = [
         [

@@ -7,9 +7,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.cases.status import CaseEvent, CaseStatus
 from bot.delivery.outbox import Kind, enqueue
 from bot.documents import ApplicationData, render_application
@@ -24,6 +21,7 @@ from bot.services.lifecycle import apply_event
 from bot.services.messages import document_message
 from bot.texts import Lang
 from storage.models import Case, ConsentRecord
+from storage.repositories.consent import latest_consent
 from storage.repositories.documents import add_document
 from storage.repositories.schools import get_school
 
@@ -61,7 +59,7 @@ async def confirm(svc: Services, actor: Actor, case_id: str) -> Step | None:
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
         application, draft = await load_draft(session, svc, case.id)
-        consent = await _latest_consent(session, case.id)
+        consent = await latest_consent(session, case.id, "agree")
         if _basis(case, draft, consent) != prepared.basis:
             raise DomainError("error.stale_button", "application changed while rendering")
         lang = guardian_lang(guardian)
@@ -111,7 +109,7 @@ async def _prepare(svc: Services, actor: Actor, case_id: str) -> _Prepared | Ste
         _, draft = await load_draft(session, svc, case.id)
         if missing_step(case, draft) is not Step.SUMMARY:
             return await ask_next(session, svc, case, guardian, actor)
-        consent = await _latest_consent(session, case.id)
+        consent = await latest_consent(session, case.id, "agree")
         lang = guardian_lang(guardian)
         school = await get_school(session, case.school_id) if case.school_id else None
         view = case_view(svc.cipher, case, school, lang)
@@ -124,16 +122,6 @@ async def _prepare(svc: Services, actor: Actor, case_id: str) -> _Prepared | Ste
 
 def _basis(case: Case, draft: Draft, consent: ConsentRecord | None) -> tuple[object, ...]:
     return (case.school_id, case.grade, draft.to_json(), consent.id if consent else None)
-
-
-async def _latest_consent(session: AsyncSession, case_id: str) -> ConsentRecord | None:
-    consent = await session.execute(
-        select(ConsentRecord)
-        .where(ConsentRecord.case_id == case_id, ConsentRecord.choice == "agree")
-        .order_by(ConsentRecord.id.desc())
-        .limit(1)
-    )
-    return consent.scalars().first()
 
 
 def _application_data(

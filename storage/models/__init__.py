@@ -2,7 +2,7 @@
 
 from storage.models.audit import AuditEvent
 from storage.models.base import Base, UtcDateTime, table_of
-from storage.models.cases import Application, Case, ConsentRecord, Document
+from storage.models.cases import Application, Case, ConsentRecord, ConsentText, Document
 from storage.models.fsm import FsmRecord
 from storage.models.guardians import Guardian
 from storage.models.outbox import OutboxMessage
@@ -15,6 +15,7 @@ __all__ = [
     "Base",
     "Case",
     "ConsentRecord",
+    "ConsentText",
     "Document",
     "FsmRecord",
     "Guardian",

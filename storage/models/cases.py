@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,11 +81,38 @@ class Case(Base):
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+CONSENT_CHOICES = ("agree", "decline", "withdraw")
+
+
+class ConsentText(Base):
+    """The exact consent wording a guardian was shown, one row per distinct text.
+
+    A record's hash alone proves nothing once the catalog has moved on; the text itself
+    is what a lawyer reads. `version` names the wording, per language; a text that also
+    changes with a setting (the retention period) gets a row of its own under the same
+    version, told apart by its SHA-256. Not personal data, so never purged.
+    """
+
+    __tablename__ = "consent_texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ConsentRecord(Base):
-    """Evidence of the guardian's answer: which text (version + SHA-256), when, by whom."""
+    """Evidence of the guardian's answer: which text (version + SHA-256, the text itself in
+    `consent_texts`), when, by whom; `withdraw` is the consent taken back (PD law art. 8)."""
 
     __tablename__ = "consent_records"
-    __table_args__ = (CheckConstraint("choice IN ('agree', 'decline')", name="choice"),)
+    __table_args__ = (
+        CheckConstraint(
+            "choice IN (" + ", ".join(f"'{c}'" for c in CONSENT_CHOICES) + ")", name="choice"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

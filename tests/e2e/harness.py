@@ -30,7 +30,7 @@ from bot.runtime import Services
 from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.texts import Lang
-from storage.models import AuditEvent, Case, ConsentRecord, Document, OutboxMessage
+from storage.models import AuditEvent, Case, ConsentRecord, ConsentText, Document, OutboxMessage
 from tests.conftest import ALMATY, DATA_KEY, SIGNAL_SECRET
 from tests.factories import make_bin, make_phone, signal_payload, signed
 
@@ -92,13 +92,9 @@ class Stack:
         assert report.imported == 1, report.rejections
         return bin_
 
-    async def link_guardian(self, user: UserHandle, lang_button: str = "Қазақ тілі") -> None:
-        """Open the bot, choose a language and share the own phone."""
+    async def link_guardian(self, user: UserHandle) -> None:
+        """Open the bot and share the own phone (the language is the one Telegram reports)."""
         await user.send_command("/start")
-        await self.emu.wait_for_message(
-            user.chat_id, lambda m: lang_button in m.buttons(), timeout=self.patience
-        )
-        await user.press(lang_button)
         await self.emu.wait_for_message(
             user.chat_id,
             lambda m: m.reply_markup is not None and "keyboard" in m.reply_markup,
@@ -424,10 +420,18 @@ def presses(stack: Stack, user: UserHandle) -> int:
     return sum(1 for q in stack.emu.state.callback_queries.values() if q["user_id"] == user.id)
 
 
+def actions(stack: Stack, user: UserHandle) -> int:
+    """Everything `user` did in their chat with the bot: messages, commands, the shared
+    contact, and button presses."""
+    chat = stack.emu.state.chats[user.chat_id]
+    sent = sum(1 for m in chat.messages.values() if m.get("from", {}).get("id") == user.id)
+    return sent + presses(stack, user)
+
+
 async def linked_guardian(stack: Stack, lang: str = "kk", first_name: str = "Айгүл") -> UserHandle:
     """A new user who opened the bot, chose `lang` and shared their own phone (no cases yet)."""
     user = stack.emu.user(first_name=first_name, language_code=lang, phone=make_phone())
-    await stack.link_guardian(user, LANGUAGE_BUTTONS[lang])
+    await stack.link_guardian(user)
     await stack.next_message(user.chat_id, shown(stack, lang, "identity.no_cases"))
     return user
 
@@ -437,6 +441,13 @@ async def consent_records(stack: Stack, case_id: str) -> list[ConsentRecord]:
     async with stack.app.svc.sessions() as session:
         query = select(ConsentRecord).where(ConsentRecord.case_id == case_id)
         return list((await session.scalars(query.order_by(ConsentRecord.id))).all())
+
+
+async def stored_consent_text(stack: Stack, sha256: str) -> ConsentText:
+    """The consent wording kept in the database under its hash."""
+    async with stack.app.svc.sessions() as session:
+        query = select(ConsentText).where(ConsentText.sha256 == sha256)
+        return (await session.scalars(query)).one()
 
 
 async def documents(stack: Stack, case_id: str) -> list[Document]:

@@ -74,7 +74,7 @@ def test_demo_kazakh_default_story_ends_with_receipt_pdfs(tmp_path: Path) -> Non
     expected_lines = [
         "[health system] POST /api/v1/signals/vkk -> 202 case ",
         "[guardian] opens the bot: /start",
-        f"[guardian] presses «{kk('language.kk_button')}»",
+        f"[bot -> guardian] {kk('start.language_told').splitlines()[0]}",
         "[guardian] shares the phone number +77011234567",
         f"[guardian] presses «{kk('consent.agree_button')}»",
         '[guardian] types "Алматы облысы, Қарасай ауданы, Қаскелең қ., Абай к-сі, 10"',
@@ -87,6 +87,7 @@ def test_demo_kazakh_default_story_ends_with_receipt_pdfs(tmp_path: Path) -> Non
     ]
     for line in expected_lines:
         assert line in transcript, f"{line!r} missing from:\n{transcript}"
+    assert "[guardian] presses «Русский язык»" not in transcript  # Kazakh from Telegram
     assert "Traceback" not in result.stderr, result.stderr
     # Whole messages, wrapped: the consent text the guardian read is there in full.
     words = " ".join(line.strip() for line in transcript.splitlines())
@@ -132,7 +133,7 @@ def test_demo_russian_refusal_ignores_the_users_configuration(tmp_path: Path) ->
     assert_offline(transcript)
     ru = TEXTS.catalog(Lang.RU).text
     for line in [
-        f"[guardian] presses «{ru('language.ru_button')}»",
+        f"[bot -> guardian] {ru('start.language_told').splitlines()[0]}",
         f"[guardian] presses «{ru('consent.agree_button')}»",
         f"[school] presses «{ru('staff.refuse_button')}»",
         f"[school] presses «{ru('staff.ground_button', ground=1)}»",

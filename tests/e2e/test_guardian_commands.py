@@ -27,7 +27,7 @@ from tests.factories import make_iin
 
 pytestmark = pytest.mark.slow
 
-COMMANDS = ["start", "status", "help", "language", "cancel"]
+COMMANDS = ["start", "status", "help", "language", "withdraw", "cancel"]
 CONTACT_CENTRE = ("1414", "8-800-080-7777")
 
 
@@ -64,7 +64,7 @@ async def status_lists_every_case(stack: Stack, school_bin: str) -> None:
     first_notice = await stack.next_message(user.chat_id, shown(stack, "kk", "consent.question"))
     await stack.next_message(user.chat_id, shown(stack, "kk", "consent.question"))
     await user.press(shown(stack, "kk", "consent.decline_button"), first_notice)
-    await stack.next_message(user.chat_id, shown(stack, "kk", "consent.declined"))
+    await stack.next_message(user.chat_id, fragment(stack, "kk", "consent.declined"))
 
     await user.send_command("/status")
     status = await stack.next_message(user.chat_id, fragment(stack, "kk", "status.header"))

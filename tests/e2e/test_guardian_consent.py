@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.callbacks import CaseAction, CaseCb, GradeCb
-from bot.services.notices import CONSENT_VERSION
+from bot.services.notices import CONSENT_VERSION, consent_text
+from bot.texts import Lang
 from tests.e2e.harness import (
     Stack,
     audit_events,
@@ -49,15 +51,19 @@ async def declined_consent_can_be_given_after_all(stack: Stack, school_bin: str)
     await stack.next_message(user.chat_id, kk(stack, "consent.question"))
 
     await user.press(kk(stack, "consent.decline_button"))
-    declined = await stack.next_message(user.chat_id, kk(stack, "consent.declined"))
+    declined = await stack.next_message(user.chat_id, fragment(stack, "kk", "consent.declined"))
     assert declined.buttons() == [kk(stack, "consent.again_button")]
+    # One message: what happened, on which ground, and the way back with its last moment.
+    until = stack.app.svc.clock.now() + timedelta(days=7)
+    assert kk(stack, "ground.3") in (declined.text or "")
+    assert f"Соңғы мерзім: {until:%d.%m.%Y}" in (declined.text or "")
     assert (await load_case(stack, case_id)).status == "declined"
     [refusal] = await consent_records(stack, case_id)
-    consent_sha = hashlib.sha256(stack.app.svc.texts("kk", "consent.text").encode()).hexdigest()
+    shown_text = consent_text(stack.app.svc, Lang.KK)
     assert (refusal.choice, refusal.text_version, refusal.text_sha256) == (
         "decline",
         CONSENT_VERSION,
-        consent_sha,
+        hashlib.sha256(shown_text.text.encode()).hexdigest(),
     )
 
     await user.press(kk(stack, "consent.again_button"))

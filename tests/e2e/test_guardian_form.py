@@ -71,7 +71,7 @@ async def edited_address_and_grade_reach_the_pdf(stack: Stack, school_bin: str) 
 
     await user.press(kk("form.edit_grade_button"), after_address)
     grades = await stack.next_message(user.chat_id, kk("form.ask_grade"))
-    assert grades.buttons() == [kk("form.grade_button", grade=g) for g in range(12)]
+    assert grades.buttons() == [kk("form.grade_button", grade=g) for g in range(1, 12)]
     await user.press(kk("form.grade_button", grade=7))
     after_grade = await summary_after(stack, user, "kk")
     assert "Сынып: 7" in (after_grade.text or "") and moved in (after_grade.text or "")
@@ -188,9 +188,11 @@ async def school_is_found_by_search_when_the_signal_has_none(stack: Stack) -> No
     results = await stack.next_message(user.chat_id, kk("form.school_results"))
     assert results.buttons() == [gymnasium["name_kk"]]
     await user.press(gymnasium["name_kk"])
-    await stack.next_message(user.chat_id, kk("form.ask_grade"))
-    await user.send_text("бесінші")
-    await stack.next_message(user.chat_id, kk("form.bad_grade"))
+    question = await stack.next_message(user.chat_id, kk("form.ask_grade"))
+    assert question.buttons() == [kk("form.grade_button", grade=g) for g in range(1, 12)]
+    for typed in ("бесінші", "0", "12"):
+        await user.send_text(typed)
+        await stack.next_message(user.chat_id, kk("form.bad_grade"))
     await user.press(kk("form.grade_button", grade=3))
     await stack.next_message(user.chat_id, kk("form.ask_address"))
     await user.send_text(ADDRESS)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.grammar import Case, kk_case, ru_name, sex_from_iin
-from bot.services.notices import CONSENT_VERSION
+from bot.services.notices import CONSENT_VERSION, consent_text
+from bot.texts import Lang
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
     Stack,
@@ -30,6 +33,7 @@ from tests.e2e.harness import (
     running_stack,
     shown,
     signal_for,
+    stored_consent_text,
 )
 
 pytestmark = pytest.mark.slow
@@ -59,7 +63,10 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
 
     notice = await stack.next_message(user.chat_id, shown(stack, lang, "consent.question"))
     assert named in (notice.text or "")
-    assert shown(stack, lang, "consent.text") in (notice.text or "")
+    consent = consent_text(stack.app.svc, Lang(lang))
+    assert html.unescape(re.sub(r"<[^>]+>", "", consent.text)) in (notice.text or "")
+    validity = shown(stack, lang, "conclusion.valid_until", valid_until="31.05.2027")
+    assert validity in (notice.text or "")
     taps_before = presses(stack, user)
     await user.press(shown(stack, lang, "consent.agree_button"))
     await stack.next_message(user.chat_id, shown(stack, lang, "form.ask_address"))
@@ -67,6 +74,7 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
     summary = await stack.next_message(user.chat_id, fragment(stack, lang, "form.summary"))
     assert ADDRESS[lang] in (summary.text or "")
     assert child in (summary.text or "")
+    assert validity in (summary.text or "")
     await user.press(shown(stack, lang, "form.confirm_button"))
     copy = await next_document(stack, user.chat_id)
 
@@ -75,12 +83,13 @@ async def apply_in_two_taps(stack: Stack, lang: str) -> str:
     assert case.status == "submitted"
     assert case.deadline_at is not None
     [record] = await consent_records(stack, case_id)
-    consent_sha = hashlib.sha256(stack.app.svc.texts(lang, "consent.text").encode()).hexdigest()
     assert (record.choice, record.text_version, record.text_sha256) == (
         "agree",
         CONSENT_VERSION,
-        consent_sha,
+        hashlib.sha256(consent.text.encode()).hexdigest(),
     )
+    stored = await stored_consent_text(stack, record.text_sha256)
+    assert (stored.version, stored.language, stored.text) == (CONSENT_VERSION, lang, consent.text)
     assert record.telegram_user_id == user.id
     assert copy.document is not None
     [document] = await documents(stack, case_id)

@@ -157,7 +157,7 @@ async def test_metrics_follow_signals_cases_messages_and_deadlines(tmp_path: Pat
 
     assert value(samples, "homeschool_outbox_backlog") >= 1
     assert value(samples, "homeschool_outbox_oldest_pending_seconds") > 0
-    guardian_updates = 3 * 3 + 3  # /start, language, contact each; consent, address, confirm
+    guardian_updates = 3 * 2 + 3  # /start and contact each; consent, address, confirm
     assert value(samples, "homeschool_update_handling_seconds_count") >= guardian_updates
 
 

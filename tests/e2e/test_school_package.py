@@ -28,6 +28,7 @@ from tests.e2e.harness import (
     outbox_rows,
     pdf_words,
     running_stack,
+    shown,
     submit_case,
     wait_for_status,
 )
@@ -85,10 +86,13 @@ async def check_full_package(stack: Stack, case: SubmittedCase, chat_id: int) ->
         f"келісім берілді: {local(consent.created_at, stack)}",
         f"Жауап беру мерзімі: {kk_case(local(stored.deadline_at, stack), Case.DATIVE)} дейін",
         f"Тіркелген уақыты: {local(stored.registered_at, stack)}",
+        shown(stack, "kk", "conclusion.valid_until", valid_until="31.05.2027"),
     ]
     assert [part for part in expected_parts if part not in (summary.text or "")] == []
-    # The consent evidence goes to the school's system (webhook); people read no hash.
+    # The consent record is its time; version and hash are for systems, not for people.
+    assert consent.text_version not in (summary.text or "")
     assert consent.text_sha256[:16] not in (summary.text or "")
+    assert "SHA" not in (summary.text or "")
     assert summary.message_id < pdf.message_id
     assert pdf.buttons() == [ACCEPT_KK, REFUSE_KK]
     assert case_number(case.case_id) in (pdf.caption or "")

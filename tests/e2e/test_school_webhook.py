@@ -27,6 +27,7 @@ from tests.e2e.harness import (
     outbox_rows,
     pdf_words,
     running_stack_on,
+    stored_consent_text,
     submit_case,
     wait_for_status,
 )
@@ -115,13 +116,14 @@ async def test_webhook_gets_a_signed_complete_package_once_after_it_comes_back(
         assert (application["grade"], application["language"]) == (4, "kk")
         assert "Қаскелең" in application["address"]
         conclusion = case.signal["conclusion"]
-        assert {k: body["conclusion"][k] for k in ("number", "date", "organization")} == {
-            k: conclusion[k] for k in ("number", "date", "organization")
-        }
+        fields = ("number", "date", "valid_until", "organization")
+        assert {k: body["conclusion"][k] for k in fields} == {k: conclusion[k] for k in fields}
+        assert body["conclusion"]["valid_until"] == "2027-05-31"
         [consent] = [r for r in await consent_records(stack, case.case_id) if r.choice == "agree"]
         assert body["consent"] == {
             "text_version": consent.text_version,
             "text_sha256": consent.text_sha256,
+            "text": (await stored_consent_text(stack, consent.text_sha256)).text,
             "given_at": consent.created_at.isoformat(),
             "telegram_user_id": case.guardian.id,
         }
@@ -129,4 +131,5 @@ async def test_webhook_gets_a_signed_complete_package_once_after_it_comes_back(
         assert hashlib.sha256(pdf).hexdigest() == body["application_pdf"]["sha256"]
         assert pdf == case.copy.document
         assert "Сейтқали Әлихан Нұрланұлы" in pdf_words(pdf)
+        assert body["event"] == "package"
         assert body["decision_url"] == f"/api/v1/cases/{case.case_id}/decision"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.calendar import INTAKE_END, WORKDAY_END, WORKDAY_START, WorkingCalendar
+from scheduler.calendar import INTAKE_END, LUNCH_END, LUNCH_START, WORKDAY_START, WorkingCalendar
 
 ALMATY = ZoneInfo("Asia/Almaty")
 ZONES = [ALMATY, UTC, ZoneInfo("Europe/Moscow"), ZoneInfo("America/New_York")]
@@ -38,6 +38,7 @@ def test_registration_time_is_within_intake_hours_of_a_working_day(
     assert registered.tzinfo is ALMATY
     assert cal.is_working_day(registered.date())
     assert WORKDAY_START <= registered.time() <= INTAKE_END
+    assert not LUNCH_START <= registered.time() < LUNCH_END
     assert registered >= submitted
 
 
@@ -49,15 +50,15 @@ def test_registration_time_is_idempotent(cal: WorkingCalendar, submitted: dateti
 
 
 @given(calendars(), submissions, st.integers(min_value=0, max_value=10))
-def test_deadline_is_1830_on_a_working_day_after_registration(
+def test_deadline_is_1730_on_a_working_day_after_registration(
     cal: WorkingCalendar, submitted: datetime, working_days: int
 ) -> None:
     registered = cal.registration_time(submitted)
     due = cal.deadline(registered, working_days)
     assert cal.is_working_day(due.date())
     assert due.tzinfo is ALMATY
-    assert due.time() == WORKDAY_END
-    assert due > registered
+    assert due.time() == INTAKE_END  # results are issued until 17:30
+    assert due >= registered  # equal only for a 0-day term registered at 17:30
 
 
 @given(calendars(), submissions, submissions)

@@ -1,20 +1,25 @@
 """Working-day calendar: registration time and 2-working-day deadline on real KZ dates.
 
-Expected dates come from order No. 223 annex 1 (hours and the next-working-day rule) and from
-`holidays.country_holidays("KZ")` 0.109, which the tests below also query directly so that a
-package upgrade that changes a date fails loudly here instead of moving deadlines silently.
+Expected dates come from order No. 223 annex 1 (hours, lunch break and the next-working-day
+rule) and from `holidays.country_holidays("KZ")` 0.109 (0.101, the floor, gives the same 2026),
+which the tests below also query directly so that a package upgrade that changes a date fails
+loudly here instead of moving deadlines silently.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+import zoneinfo
+from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import pytest
 
+from bot.clock import service_zone
+from bot.settings import Settings
 from scheduler.calendar import WorkingCalendar, load_calendar, parse_overrides
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -32,49 +37,93 @@ REAL_DATES = [
         # Annex 1: on a working day within 09:00-17:30 registration is immediate; Mon + 2 = Wed.
         at(2026, 11, 30, 10),
         at(2026, 11, 30, 10),
-        at(2026, 12, 2, 18, 30),
+        at(2026, 12, 2, 17, 30),
         id="monday-10am",
     ),
     pytest.param(
         # Fri + 2 working days skips the weekend: Mon 30 Nov (1), Tue 1 Dec (2).
         at(2026, 11, 27, 10),
         at(2026, 11, 27, 10),
-        at(2026, 12, 1, 18, 30),
+        at(2026, 12, 1, 17, 30),
         id="friday-10am",
     ),
     pytest.param(
         # After 17:30 on Friday -> next working day Monday 09:00; Mon + 2 = Wed.
         at(2026, 11, 27, 18),
         at(2026, 11, 30, 9),
-        at(2026, 12, 2, 18, 30),
+        at(2026, 12, 2, 17, 30),
         id="friday-evening",
     ),
     pytest.param(
         # Before 09:00 on a working day -> 09:00 the same day.
         at(2026, 12, 1, 8, 59),
         at(2026, 12, 1, 9),
-        at(2026, 12, 3, 18, 30),
+        at(2026, 12, 3, 17, 30),
         id="before-0900",
     ),
     pytest.param(
         # 17:30 is the last minute of intake (annex 1: "09:00-17:30"), so it is still that day.
         at(2026, 12, 1, 17, 30),
         at(2026, 12, 1, 17, 30),
-        at(2026, 12, 3, 18, 30),
+        at(2026, 12, 3, 17, 30),
         id="exactly-1730",
     ),
     pytest.param(
         # 17:31 is after intake -> Wed 2 Dec 09:00; Wed + 2 = Fri 4 Dec.
         at(2026, 12, 1, 17, 31),
         at(2026, 12, 2, 9),
-        at(2026, 12, 4, 18, 30),
+        at(2026, 12, 4, 17, 30),
         id="at-1731",
+    ),
+    pytest.param(
+        # Annex 1 item 7: lunch break 13:00-14:30. Confirmed at 13:00 -> registered at 14:30.
+        at(2026, 11, 30, 13),
+        at(2026, 11, 30, 14, 30),
+        at(2026, 12, 2, 17, 30),
+        id="lunch-1300",
+    ),
+    pytest.param(
+        # 14:29 is still the lunch break -> 14:30 the same day.
+        at(2026, 11, 30, 14, 29),
+        at(2026, 11, 30, 14, 30),
+        at(2026, 12, 2, 17, 30),
+        id="lunch-1429",
+    ),
+    pytest.param(
+        # 12:59 is before the break and 14:30 after it: both registered as they are.
+        at(2026, 11, 30, 12, 59),
+        at(2026, 11, 30, 12, 59),
+        at(2026, 12, 2, 17, 30),
+        id="before-lunch-1259",
+    ),
+    pytest.param(
+        at(2026, 11, 30, 14, 30),
+        at(2026, 11, 30, 14, 30),
+        at(2026, 12, 2, 17, 30),
+        id="after-lunch-1430",
+    ),
+    pytest.param(
+        # Lunch on a day off is just a day off: Saturday 13:30 -> Monday 09:00.
+        at(2026, 11, 28, 13, 30),
+        at(2026, 11, 30, 9),
+        at(2026, 12, 2, 17, 30),
+        id="lunch-on-saturday",
+    ),
+    pytest.param(
+        # Constitution Day moved to 15 March from 2027 and is not kept in 2026, so Monday
+        # 31 Aug 2026 is a working day (holidays 0.100 still observed Sun 30 Aug on it; fixed
+        # in 0.101, the floor in pyproject.toml). Fri 28 Aug evening -> Mon 31 Aug 09:00;
+        # Tue 1 Sep (1), Wed 2 Sep (2).
+        at(2026, 8, 28, 18),
+        at(2026, 8, 31, 9),
+        at(2026, 9, 2, 17, 30),
+        id="31-aug-2026-working",
     ),
     pytest.param(
         # Saturday is a day off -> Monday 09:00.
         at(2026, 11, 28, 12),
         at(2026, 11, 30, 9),
-        at(2026, 12, 2, 18, 30),
+        at(2026, 12, 2, 17, 30),
         id="saturday",
     ),
     pytest.param(
@@ -82,14 +131,14 @@ REAL_DATES = [
         # Fri 20 Mar 10:00 is registered at once; working days after: Thu 26 (1), Fri 27 (2).
         at(2026, 3, 20, 10),
         at(2026, 3, 20, 10),
-        at(2026, 3, 27, 18, 30),
+        at(2026, 3, 27, 17, 30),
         id="day-before-nauryz",
     ),
     pytest.param(
         # Fri 20 Mar after 17:30 -> first working day after Nauryz is Thu 26 Mar; + 2 = Mon 30.
         at(2026, 3, 20, 18),
         at(2026, 3, 26, 9),
-        at(2026, 3, 30, 18, 30),
+        at(2026, 3, 30, 17, 30),
         id="evening-before-nauryz",
     ),
     pytest.param(
@@ -98,7 +147,7 @@ REAL_DATES = [
         # Christmas, Thu 8 (2).
         at(2025, 12, 31, 18),
         at(2026, 1, 5, 9),
-        at(2026, 1, 8, 18, 30),
+        at(2026, 1, 8, 17, 30),
         id="new-year-2026",
     ),
     pytest.param(
@@ -106,14 +155,14 @@ REAL_DATES = [
         # Wed 6 (1), Thu 7 Orthodox Christmas (never moved), Fri 8 (2).
         at(2026, 12, 31, 18),
         at(2027, 1, 5, 9),
-        at(2027, 1, 8, 18, 30),
+        at(2027, 1, 8, 17, 30),
         id="new-year-2027",
     ),
     pytest.param(
         # New Year 2027 falls inside the term: Wed 30 Dec + 2 = Thu 31 Dec (1), Tue 5 Jan (2).
         at(2026, 12, 30, 12),
         at(2026, 12, 30, 12),
-        at(2027, 1, 5, 18, 30),
+        at(2027, 1, 5, 17, 30),
         id="term-across-new-year-2027",
     ),
     pytest.param(
@@ -121,14 +170,14 @@ REAL_DATES = [
         # Fri 18 (1), Mon 21 (2).
         at(2026, 12, 15, 18),
         at(2026, 12, 17, 9),
-        at(2026, 12, 21, 18, 30),
+        at(2026, 12, 21, 17, 30),
         id="independence-day-eve",
     ),
     pytest.param(
         # Submitted on Independence Day itself -> Thu 17 Dec 09:00, same as above.
         at(2026, 12, 16, 11),
         at(2026, 12, 17, 9),
-        at(2026, 12, 21, 18, 30),
+        at(2026, 12, 21, 17, 30),
         id="on-independence-day",
     ),
     pytest.param(
@@ -136,14 +185,14 @@ REAL_DATES = [
         # file). Mon 25 May + 2 = Tue 26 (1), Thu 28 (2).
         at(2026, 5, 25, 12),
         at(2026, 5, 25, 12),
-        at(2026, 5, 28, 18, 30),
+        at(2026, 5, 28, 17, 30),
         id="term-across-kurban-ait-2026",
     ),
     pytest.param(
         # Tue 26 May after 17:30 -> Thu 28 May 09:00; Fri 29 (1), Mon 1 Jun (2).
         at(2026, 5, 26, 17, 31),
         at(2026, 5, 28, 9),
-        at(2026, 6, 1, 18, 30),
+        at(2026, 6, 1, 17, 30),
         id="kurban-ait-2026-eve",
     ),
     pytest.param(
@@ -153,7 +202,7 @@ REAL_DATES = [
         # Mon 6 (1), Fri 10 (2).
         at(2024, 5, 3, 18),
         at(2024, 5, 4, 9),
-        at(2024, 5, 10, 18, 30),
+        at(2024, 5, 10, 17, 30),
         id="moved-working-saturday-2024",
     ),
     pytest.param(
@@ -161,7 +210,7 @@ REAL_DATES = [
         # working. Sat 4 Jan -> Sun 5 Jan 09:00; Mon 6 (1), 7 Jan Christmas, Wed 8 (2).
         at(2025, 1, 4, 12),
         at(2025, 1, 5, 9),
-        at(2025, 1, 8, 18, 30),
+        at(2025, 1, 8, 17, 30),
         id="moved-working-sunday-2025",
     ),
 ]
@@ -282,7 +331,7 @@ def test_add_working_days_zero_returns_day_and_negative_raises() -> None:
 
 
 def test_deadline_zero_working_days_is_end_of_registration_day() -> None:
-    assert CAL.deadline(at(2026, 11, 28, 12), working_days=0) == at(2026, 11, 30, 18, 30)
+    assert CAL.deadline(at(2026, 11, 28, 12), working_days=0) == at(2026, 11, 30, 17, 30)
 
 
 def test_morning_of_is_0900_local() -> None:
@@ -330,17 +379,33 @@ def test_load_calendar_good_file(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     cal = load_calendar(ALMATY, path)
-    assert cal.extra_days_off == frozenset({date(2026, 12, 18), date(2026, 12, 21)})
+    # Added to the packaged file, not instead of it: Kurban Ait 2026 stays pinned.
+    assert cal.extra_days_off == frozenset(
+        {date(2026, 5, 27), date(2026, 12, 18), date(2026, 12, 21)}
+    )
     assert cal.extra_working_days == frozenset({date(2026, 12, 12)})
     # Independence-day eve from the table, now with Fri 18 and Mon 21 Dec off too.
-    assert cal.deadline(at(2026, 12, 15, 18)) == at(2026, 12, 23, 18, 30)
+    assert cal.deadline(at(2026, 12, 15, 18)) == at(2026, 12, 23, 17, 30)
     assert cal.registration_time(at(2026, 12, 11, 18)) == at(2026, 12, 12, 9)
 
 
-def test_load_calendar_empty_file_has_no_overrides(tmp_path: Path) -> None:
+def test_load_calendar_empty_file_keeps_the_packaged_overrides(tmp_path: Path) -> None:
     path = tmp_path / "empty.toml"
     path.write_text("# nothing decreed yet\n", encoding="utf-8")
-    assert load_calendar(ALMATY, path) == WorkingCalendar(ALMATY)
+    assert load_calendar(ALMATY, path) == CAL
+
+
+def test_load_calendar_operator_file_wins_where_both_name_a_date(tmp_path: Path) -> None:
+    # The confirmed Kurban Ait could fall on another day than the packaged pin.
+    path = tmp_path / "overrides.toml"
+    path.write_text(
+        '[[working_day]]\ndate = "2026-05-27"\nreason = "confirmed: Kurban Ait on 26 May"\n\n'
+        '[[day_off]]\ndate = "2026-05-26"\nreason = "Kurban Ait 2026, confirmed date"\n',
+        encoding="utf-8",
+    )
+    cal = load_calendar(ALMATY, path)
+    assert cal.is_working_day(date(2026, 5, 27)) is True
+    assert cal.is_working_day(date(2026, 5, 26)) is False
 
 
 @pytest.mark.parametrize(
@@ -395,3 +460,32 @@ def test_parse_overrides_entry_error_names_the_entry() -> None:
 def test_load_calendar_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_calendar(ALMATY, tmp_path / "absent.toml")
+
+
+# --- the zone data ---------------------------------------------------------------------------
+
+
+def test_service_zone_is_utc_plus_5_from_the_package_whatever_the_host_says(
+    tmp_path: Path,
+) -> None:
+    # A host database older than 2024a: Almaty still on UTC+6 (here: Dhaka's rules under its name).
+    fake = tmp_path / "Asia"
+    fake.mkdir()
+    (fake / "Almaty").write_bytes(
+        resources.files("tzdata").joinpath("zoneinfo", "Asia", "Dhaka").read_bytes()
+    )
+    zoneinfo.reset_tzpath(to=[str(tmp_path)])
+    try:
+        host = ZoneInfo.no_cache("Asia/Almaty")
+        assert datetime(2026, 8, 31, 9, tzinfo=host).utcoffset() == timedelta(hours=6)
+        zone = service_zone("Asia/Almaty")
+    finally:
+        zoneinfo.reset_tzpath()
+    assert datetime(2026, 8, 31, 9, tzinfo=zone).utcoffset() == timedelta(hours=5)
+    assert Settings(TIMEZONE="Asia/Almaty").zone is zone
+
+
+@pytest.mark.parametrize("name", ["", "Asia/Nowhere", "../etc/passwd", "Asia//Almaty"])
+def test_service_zone_unknown_name_raises(name: str) -> None:
+    with pytest.raises(ZoneInfoNotFoundError):
+        service_zone(name)

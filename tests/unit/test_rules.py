@@ -9,6 +9,8 @@ import pytest
 
 from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.cases.transitions import ALLOWED, TransitionNotAllowed, next_status
+from bot.errors import DomainError
+from bot.services.form_answers import parse_typed_grade
 from bot.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
 from bot.signing import MAX_SKEW_S, signature, signature_problem, signed_headers
 
@@ -348,3 +350,21 @@ def test_settings_sqlite_data_dir_follows_database_file(
     monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:////srv/bot/state/db.sqlite")
 
     assert load_settings().data_dir == Path("/srv/bot/state")
+
+
+# --- the typed grade ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "grade"),
+    [("1", 1), (" 11 ", 11), ("5 класс", 5), ("5-сынып", 5), ("7 СЫНЫП", 7), ("09", 9)],
+)
+def test_typed_grade_within_1_to_11_is_taken(typed: str, grade: int) -> None:
+    assert parse_typed_grade(typed) == grade
+
+
+@pytest.mark.parametrize("typed", ["0", "12", "-1", "бесінші", "", "5а", "١", "5 класс 6"])
+def test_typed_grade_outside_1_to_11_gets_the_grade_answer(typed: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        parse_typed_grade(typed)
+    assert caught.value.text_key == "form.bad_grade"

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.cases.status import CaseStatus
 from bot.delivery.senders import Undeliverable
-from bot.texts import Lang, Texts, placeholders
+from bot.services.case_views import validity_text, view_from_data
+from bot.texts import Lang, Texts, count_key, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_USE = re.compile(
@@ -60,8 +62,12 @@ def test_placeholder_values_are_escaped(texts: Texts) -> None:
 def test_official_terms_from_the_glossary_are_used(texts: Texts) -> None:
     assert "үйде жеке тегін оқыту" in texts(Lang.KK, "help.text").lower()
     assert "индивидуальное бесплатное обучение на дому" in texts(Lang.RU, "help.text").lower()
-    assert "Дербес деректерді жинауға және өңдеуге келісім" in texts(Lang.KK, "consent.text")
-    assert "Согласие на сбор и обработку персональных данных" in texts(Lang.RU, "consent.text")
+    assert "Дербес деректерді жинауға және өңдеуге келісім" in texts(
+        Lang.KK, "consent.text", period="365 күн"
+    )
+    assert "Согласие на сбор и обработку персональных данных" in texts(
+        Lang.RU, "consent.text", period="365 дней"
+    )
     kk_receipt = texts.catalog(Lang.KK).messages["result.accepted"]
     ru_refusal = texts.catalog(Lang.RU).messages["result.refused"]
     assert "Құжаттарды қабылдау туралы қолхат" in kk_receipt
@@ -77,3 +83,51 @@ def test_every_undeliverable_reason_is_explained_in_both_languages(texts: Texts)
             if f"undeliverable.{reason.value}" not in texts.catalog(lang).messages
         ]
         assert missing == [], lang
+
+
+@pytest.mark.parametrize(
+    ("lang", "valid_until", "expected"),
+    [
+        (Lang.KK, "2027-05-31", "ДКК қорытындысының жарамдылық мерзімі: 31.05.2027."),
+        (Lang.RU, "2027-05-31", "Срок действия заключения ВКК: до 31.05.2027."),
+        (Lang.KK, None, "ДКК қорытындысының жарамдылық мерзімі көрсетілмеген."),
+        (Lang.RU, None, "Срок действия заключения ВКК не указан."),
+    ],
+)
+def test_conclusion_validity_is_a_date_or_says_it_is_not_given(
+    texts: Texts, lang: Lang, valid_until: str | None, expected: str
+) -> None:
+    pd = {
+        "child": {
+            "full_name": "Сейтқали Әлихан",
+            "iin": "150314601232",
+            "birth_date": "2015-03-14",
+        },
+        "guardian": {"full_name": "Сейтқали Айгүл"},
+        "conclusion": {"number": "1", "date": "2026-11-24", "organization": "ДКК"},
+    }
+    if valid_until is not None:
+        pd["conclusion"]["valid_until"] = valid_until
+    view = view_from_data("c", CaseStatus.NOTIFIED, pd, None, 4, None, lang)
+    assert validity_text(texts, lang, view) == expected
+
+
+@pytest.mark.parametrize(
+    ("n", "ru"),
+    [
+        (1, "1 день"),
+        (2, "2 дня"),
+        (4, "4 дня"),
+        (5, "5 дней"),
+        (11, "11 дней"),
+        (12, "12 дней"),
+        (21, "21 день"),
+        (22, "22 дня"),
+        (111, "111 дней"),
+        (365, "365 дней"),
+        (1001, "1001 день"),
+    ],
+)
+def test_days_are_counted_in_russian_and_kazakh(texts: Texts, n: int, ru: str) -> None:
+    assert texts(Lang.RU, count_key("period.days", n), n=n) == ru
+    assert texts(Lang.KK, count_key("period.days", n), n=n) == f"{n} күн"

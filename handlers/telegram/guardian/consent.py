@@ -1,16 +1,18 @@
-"""Consent buttons on the notice: agree, decline, and "I changed my mind"."""
+"""Consent: the notice's agree / decline buttons, the way back, and `/withdraw`."""
 
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import CaseAction, CaseCb
 from bot.runtime import Services
 from bot.services import consent
 from bot.services.access import Actor
-from handlers.telegram.context import enter_step
+from bot.texts import Lang
+from handlers.telegram.context import CASE_KEY, data_value, enter_step
 
 
 def _message_id(query: CallbackQuery) -> int | None:
@@ -40,10 +42,26 @@ async def on_changed_mind(
     await query.answer()
 
 
+async def on_withdraw_command(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
+    """Before the form's routes: `/withdraw` typed mid-form is the command, not an answer."""
+    await consent.offer_withdrawal(svc, actor, lang)
+
+
+async def on_withdraw(
+    query: CallbackQuery, callback_data: CaseCb, state: FSMContext, svc: Services, actor: Actor
+) -> None:
+    closed = await consent.withdraw(svc, actor, callback_data.case_id, _message_id(query))
+    await query.answer()
+    if closed and await data_value(state, CASE_KEY) == callback_data.case_id:
+        await enter_step(state, callback_data.case_id, None)
+
+
 def build_router() -> Router:
     """A fresh router for each Dispatcher: aiogram attaches a router to one parent only."""
     router = Router(name=__name__)
     router.callback_query.register(on_agree, CaseCb.filter(F.action == CaseAction.AGREE))
     router.callback_query.register(on_decline, CaseCb.filter(F.action == CaseAction.DECLINE))
     router.callback_query.register(on_changed_mind, CaseCb.filter(F.action == CaseAction.AGAIN))
+    router.message.register(on_withdraw_command, Command("withdraw"), F.chat.type == "private")
+    router.callback_query.register(on_withdraw, CaseCb.filter(F.action == CaseAction.WITHDRAW))
     return router

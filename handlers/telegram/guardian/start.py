@@ -13,8 +13,8 @@ from bot.services.access import Actor
 from bot.services.guardian_status import status_text
 from bot.services.identity import link_by_contact, remember_language, resume_guardian
 from bot.services.replies import reply
-from bot.texts import Lang
-from handlers.telegram.context import LANG_KEY, TOKEN_KEY, data_value
+from bot.texts import Lang, parse_lang
+from handlers.telegram.context import LANG_KEY, TOKEN_KEY, data_value, lang_value
 from handlers.telegram.guardian.states import Identity
 
 TOKEN_MAX = 64
@@ -27,6 +27,12 @@ def _language_buttons(svc: Services) -> list[list[tuple[str, LangCb]]]:
             (svc.texts(Lang.RU, "language.ru_button"), LangCb(code=Lang.RU.value)),
         ]
     ]
+
+
+def _switch_button(svc: Services, current: Lang) -> tuple[str, LangCb]:
+    """The other language, labelled in itself."""
+    other = Lang.RU if current is Lang.KK else Lang.KK
+    return svc.texts(other, f"language.{other.value}_button"), LangCb(code=other.value)
 
 
 def _contact_keyboard(svc: Services, lang: Lang) -> dict[str, object]:
@@ -42,18 +48,37 @@ async def on_start(
     actor: Actor,
     lang: Lang,
 ) -> None:
-    """Linked guardians see their cases; others choose a language, then share their phone."""
+    """Linked guardians see their cases; others share their phone.
+
+    The language Telegram reports (kk or ru) is taken and named in the first message with
+    a one-tap switch, so a first-time guardian does not spend an action on it; only an
+    interface language that is neither is asked about.
+    """
     token = (command.args or "").strip()[:TOKEN_MAX] or None
     if token is not None:
         await state.update_data({TOKEN_KEY: token})
     overview = await status_text(svc, actor.telegram_user_id, lang)
-    if overview is not None and token is None:
+    if overview is not None:  # linked already, even when back through an SMS link
         await state.set_state(None)
+        await state.update_data({TOKEN_KEY: None})
         await reply(svc, actor, overview, purpose="status")
         await resume_guardian(svc, actor)
         return
-    await state.set_state(Identity.language)
-    await _ask_language(svc, actor, lang)
+    chosen = lang_value(await data_value(state, LANG_KEY))
+    told = chosen or parse_lang(message.from_user.language_code if message.from_user else None)
+    if told is None:
+        await state.set_state(Identity.language)
+        await _ask_language(svc, actor, lang)
+        return
+    await state.update_data({LANG_KEY: told.value})
+    await reply(
+        svc,
+        actor,
+        svc.texts(told, "start.language_told"),
+        purpose="language_told",
+        buttons=[[_switch_button(svc, told)]],
+    )
+    await _ask_contact(state, svc, actor, told)
 
 
 async def on_language_command(
@@ -80,6 +105,10 @@ async def on_language_chosen(
         if await state.get_state() in (Identity.language.state, Identity.contact.state):
             await state.set_state(None)
         return
+    await _ask_contact(state, svc, actor, lang)
+
+
+async def _ask_contact(state: FSMContext, svc: Services, actor: Actor, lang: Lang) -> None:
     await state.set_state(Identity.contact)
     await reply(
         svc,
