@@ -99,8 +99,13 @@ def _hold_database(stack: AsyncExitStack, settings: Settings, database: Path) ->
 async def _open_database(settings: Settings, engine: AsyncEngine) -> None:
     """Connect and prove the database takes writes, then migrate it to head."""
     try:
-        async with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE, a write lock
-            if connection.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                # SQLite opens a file it may not write read-only, and BEGIN IMMEDIATE
+                # still succeeds; rewriting a header field with its own value does not.
+                version = await connection.scalar(text("PRAGMA user_version"))
+                await connection.execute(text(f"PRAGMA user_version = {int(version or 0)}"))
+            else:
                 read_only = await connection.scalar(text("SHOW transaction_read_only"))
                 if read_only == "on":
                     raise StartupError(
