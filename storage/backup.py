@@ -115,7 +115,9 @@ def check_copy(path: Path) -> str | None:
                     f"{path} is not a homeschool-bot database (it records no schema revision)"
                 ) from None
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not a readable SQLite database ({exc})") from None
+        if "not a database" in str(exc):
+            raise BackupError(f"{path} is not a readable SQLite database ({exc})") from None
+        raise BackupError(f"{path} is damaged: {exc}") from None
     revision = versions[0] if versions else None
     _check_known(path, revision)
     return revision
