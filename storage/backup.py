@@ -82,6 +82,7 @@ def backup_database(source: Path, target: Path) -> CopyReport:
     """Copy the live database `source` to `target` (replaced only by a checked copy)."""
     if not source.is_file():
         raise BackupError(f"there is no database file at {source}")
+    _refuse_same_file(source, target)
     partial = _new_private_file(target)
     try:
         with closing(_open_existing(source)) as connection:
@@ -141,6 +142,7 @@ def _check_known(path: Path, revision: str | None) -> None:
 def place_copy(backup: Path, target: Path) -> Path:
     """Copy `backup` to a private file next to `target`, to be migrated and then
     `swap_in`; the caller holds the exclusive lock."""
+    _refuse_same_file(target, backup)
     partial = _new_private_file(target)
     try:
         with closing(_open_existing(backup)) as source, closing(_open_existing(partial)) as copy:
@@ -167,6 +169,15 @@ def swap_in(partial: Path, target: Path) -> Path | None:
     os.replace(partial, target)
     _fsync(target.parent)
     return kept
+
+
+def _refuse_same_file(database: Path, other: Path) -> None:
+    """Copying a database onto itself (or its WAL) would destroy it."""
+    names = {database.resolve()} | {
+        database.resolve().with_name(database.name + suffix) for suffix in ("-wal", "-shm")
+    }
+    if other.resolve() in names:
+        raise BackupError(f"{other} is the database itself; choose another path")
 
 
 def _open_existing(path: Path) -> sqlite3.Connection:

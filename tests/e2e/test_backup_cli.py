@@ -135,8 +135,9 @@ def test_damaged_or_foreign_backups_are_refused_and_nothing_changes(tmp_path: Pa
 
     answers = {
         path.name: run_cli(tmp_path, env, "restore", str(path))
-        for path in (damaged, foreign, text, newer, tmp_path / "missing.db")
+        for path in (damaged, foreign, text, newer, tmp_path / "missing.db", live)
     }
+    onto_itself = run_cli(tmp_path, env, "backup", str(live))
 
     for name, answer in answers.items():
         print(f"\n{name}: {answer.stderr.strip()}")  # noqa: T201
@@ -148,6 +149,9 @@ def test_damaged_or_foreign_backups_are_refused_and_nothing_changes(tmp_path: Pa
     assert "not a readable SQLite database" in answers["notes.txt"].stderr
     assert "'ffffffffffff', which this release does not know" in answers["newer.db"].stderr
     assert "there is no file at" in answers["missing.db"].stderr
+    assert f"{live} is the database itself" in answers["homeschool.db"].stderr
+    assert onto_itself.returncode == 2
+    assert f"{live} is the database itself; choose another path" in onto_itself.stderr
     assert live.read_bytes() == before
     assert not list(tmp_path.glob("*.replaced-*"))
     assert not list(tmp_path.glob(".*.partial"))
