@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,16 +84,20 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
 
 
 def _hold_database(stack: AsyncExitStack, settings: Settings, database: Path) -> None:
-    """Take the shared lock of a SQLite database's users (`restore` needs it free)."""
+    """Take the shared lock of a SQLite database's users (`restore` needs it free), and
+    open the file once without aiosqlite, whose worker thread outlives a failed connect
+    and then prints a traceback of its own at exit."""
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
         stack.enter_context(database_lock(database, exclusive=False))
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA schema_version")  # the file opens on first use
     except DatabaseInUse:
         raise StartupError(
             "DATABASE_URL",
             f"{database} is being replaced by a restore right now; start again when it is done",
         ) from None
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise database_unusable(settings, exc) from None
 
 

@@ -199,3 +199,12 @@ def test_http_port_in_use(tmp_path: Path) -> None:
         f"homeschool-bot: HTTP_PORT: 127.0.0.1:{port} is already in use by another program; "
         "stop it or choose another HTTP_PORT"
     )
+
+
+def test_sqlite_path_that_is_not_a_database(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\n" * 100)
+    line = failed_start(tmp_path, DATABASE_URL=sqlite(notes))
+    assert line.startswith(f"homeschool-bot: DATABASE_URL: cannot use {notes}: "), line
+    assert "file is not a database" in line
+    assert notes.read_text() == "shopping list\n" * 100
