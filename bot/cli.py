@@ -9,8 +9,10 @@ import sys
 from cryptography.fernet import Fernet
 
 from bot.app import open_services, serve
+from bot.cli_backup import BACKUP_COMMANDS, add_backup_commands, run_backup_command
 from bot.cli_schools import SCHOOL_COMMANDS, add_school_commands, run_school_command
 from bot.demo import add_demo_command, run_demo_command
+from bot.errors import StartupError
 from bot.logs import setup_logging
 from bot.services.rekey import rekey_personal_data
 from bot.settings import Settings, SettingsError, load_settings
@@ -29,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         "rekey", help="re-encrypt stored personal data under the first DATA_KEY key"
     )
     add_school_commands(commands)
+    add_backup_commands(commands)
     add_demo_command(commands)
     return parser
 
@@ -71,8 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"homeschool-bot: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     setup_logging(settings.LOG_FORMAT)
+    try:
+        return _run_command(args, settings)
+    except StartupError as exc:
+        print(f"homeschool-bot: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in SCHOOL_COMMANDS:
         return run_school_command(args, settings)
+    if args.command in BACKUP_COMMANDS:
+        return run_backup_command(args, settings)
     if args.command == "run":
         asyncio.run(serve(settings))
     elif args.command == "migrate":

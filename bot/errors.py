@@ -31,3 +31,15 @@ class DeliveryError(AppError):
         super().__init__(detail)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class StartupError(AppError):
+    """The service cannot start; one line for the operator that names the setting to fix.
+
+    The command line prints it and exits with code 2, like a malformed setting.
+    """
+
+    def __init__(self, setting: str, cause: str) -> None:
+        super().__init__(f"{setting}: {cause}")
+        self.setting = setting
+        self.cause = cause

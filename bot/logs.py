@@ -46,3 +46,8 @@ def setup_logging(log_format: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("aiohttp.access", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # APScheduler writes two INFO lines per job run, ~10 a minute while idle; the jobs log
+    # at INFO themselves when they did something, so its lines show at DEBUG only.
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    )

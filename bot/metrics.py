@@ -67,6 +67,12 @@ class Metrics:
         self.outbox_oldest_age = Gauge(
             "homeschool_outbox_oldest_pending_seconds", "Age of the oldest unsent row", registry=r
         )
+        self.outbox_oldest_due = Gauge(
+            "homeschool_outbox_oldest_due_seconds",
+            "How long the longest-overdue row has been due and not sent (0: none overdue); "
+            "unlike the oldest pending age it ignores rows deferred on purpose (quiet hours)",
+            registry=r,
+        )
         self.deadline_breaches = Gauge(
             "homeschool_deadline_breaches",
             "Cases whose school answered late or not yet",
@@ -98,6 +104,21 @@ class Metrics:
         ).one()
         self.outbox_backlog.set(backlog)
         self.outbox_oldest_age.set((now - oldest).total_seconds() if oldest else 0)
+        due_since = (
+            await session.execute(
+                select(
+                    func.min(OutboxMessage.next_attempt_at).filter(
+                        OutboxMessage.status.in_(("pending", "retry")),
+                        OutboxMessage.next_attempt_at <= now,
+                    ),
+                    func.min(OutboxMessage.claimed_until).filter(
+                        (OutboxMessage.status == "sending") & (OutboxMessage.claimed_until < now)
+                    ),
+                )
+            )
+        ).one()
+        overdue = [(now - since).total_seconds() for since in due_since if since is not None]
+        self.outbox_oldest_due.set(max(overdue, default=0))
         # The school's answer is its first decision: a preliminary refusal in time is in
         # time, however long the hearing that follows it takes (APPK art. 73).
         answered_at = func.coalesce(Case.hearing_started_at, Case.decided_at)

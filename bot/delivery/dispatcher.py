@@ -143,7 +143,8 @@ class OutboxDispatcher:
             if not await self._try_lock():
                 await self._sleep(self._standby_s)
                 continue
-            log.info("outbox dispatcher is now the sender for its bot token")
+            if self._svc.settings.BOT_TOKEN is not None:
+                log.info("outbox dispatcher is now the sender for its bot token")
             try:
                 await self._recover_orphans()
                 await self._pump(until_idle=False)

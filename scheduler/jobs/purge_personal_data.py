@@ -25,7 +25,9 @@ async def run_purge_personal_data(svc: Services) -> int:
     cases = await sweep(svc, list_purge_candidates, purge_case)
     guardians = await sweep(svc, list_guardian_purge_candidates, purge_guardian)
     rest = await purge_housekeeping(svc)
-    log.info(
+    did_something = cases or guardians or rest.outbox_payloads or rest.fsm_records
+    log.log(
+        logging.INFO if did_something else logging.DEBUG,
         "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs",
         cases,
         guardians,

@@ -74,6 +74,7 @@ async def test_cli_run_serves_signals_and_stops_cleanly_on_sigterm(
     assert "Traceback" not in output, output
     no_bot = [line for line in output.splitlines() if "BOT_TOKEN is not set" in line]
     assert len(no_bot) == 1 and "HTTP API only" in no_bot[0], output
+    assert "is now the sender" not in output  # there is nothing to send without a token
     assert output.count(KEY_WARNING) == 1, output
     key_file = tmp_path / "var" / "data.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.events import EVENT_JOB_EXECUTED  # type: ignore[import-untyped]
 from sqlalchemy import select
 
 from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
 from bot.delivery.outbox import Kind
+from bot.logs import setup_logging
 from bot.runtime import Services, session_factory
 from scheduler.jobs.expire_cases import run_expire_cases
 from scheduler.jobs.guardian_reminders import run_guardian_reminders
@@ -363,3 +366,47 @@ async def test_build_scheduler_registers_every_job_not_started(services: Service
     assert jobs["overdue_cases"].trigger.interval == timedelta(seconds=60)
     purge = str(jobs["purge_personal_data"].trigger)
     assert "hour='3'" in purge and "minute='0'" in purge
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_idle_scheduler_is_silent_and_a_run_that_did_something_says_so(
+    services: Services, clock: FrozenClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The running scheduler at the service's log level: job runs that found nothing
+    write nothing (APScheduler's own two lines per run included); a run that did
+    something (reminded, expired) says what."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("apscheduler").level)
+    setup_logging("text")
+    try:
+        idle = await run_every_job_once(services, capsys)
+        case_id = await open_case(services, chat_id=next_chat_id())
+        now = clock.now()
+        await update_case(services, case_id, status=S.NOTIFIED.value, notified_at=now)
+        clock.set(almaty(2026, 12, 2, 10, 0))
+        capsys.readouterr()  # the case's opening
+        busy = await run_every_job_once(services, capsys)
+    finally:
+        root.handlers[:], level, scheduler_level = saved
+        root.setLevel(level)
+        logging.getLogger("apscheduler").setLevel(scheduler_level)
+
+    assert idle == []
+    assert any(line.endswith("scheduler.jobs.expire_cases: cases expired: 1") for line in busy)
+    assert not [line for line in busy if "apscheduler" in line], busy
+
+
+async def run_every_job_once(svc: Services, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Start the real scheduler, run each job now, stop it; the log lines written."""
+    scheduler = build_scheduler(svc)
+    done: asyncio.Queue[str] = asyncio.Queue()
+    scheduler.add_listener(lambda event: done.put_nowait(event.job_id), EVENT_JOB_EXECUTED)
+    scheduler.start()
+    try:
+        for job in scheduler.get_jobs():
+            job.modify(next_run_time=datetime.now(UTC))
+        ran = {await asyncio.wait_for(done.get(), timeout=10) for _ in scheduler.get_jobs()}
+        assert len(ran) == len(scheduler.get_jobs())
+    finally:
+        scheduler.shutdown(wait=False)
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
