@@ -116,12 +116,7 @@ class TelegramRunner:
         await publish_commands(self.bot, self.svc)
         allowed = self.dispatcher.resolve_used_update_types()
         if self.webhook_mode:
-            secret = self.svc.settings.WEBHOOK_SECRET
-            await self.bot.set_webhook(
-                f"{self.svc.settings.WEBHOOK_BASE_URL}{WEBHOOK_PATH}",
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=allowed,
-            )
+            await self._set_webhook()
             log.info("Telegram bot @%s: webhook mode", me.username)
             return
         await self.bot.delete_webhook(drop_pending_updates=False)
@@ -132,6 +127,30 @@ class TelegramRunner:
             name="telegram-polling",
         )
         log.info("Telegram bot @%s: long polling", me.username)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.svc.settings.WEBHOOK_BASE_URL}{WEBHOOK_PATH}"
+
+    async def _set_webhook(self) -> None:
+        secret = self.svc.settings.WEBHOOK_SECRET
+        await self.bot.set_webhook(
+            self.webhook_url,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )
+
+    async def reassert_webhook(self) -> None:
+        """Telegram is back after an outage: set the webhook again if it lost it.
+
+        Polling needs nothing: aiogram's loop retries getUpdates with a capped backoff.
+        """
+        if not self.webhook_mode:
+            return
+        info = await self.bot.get_webhook_info()
+        if info.url != self.webhook_url:
+            await self._set_webhook()
+            log.warning("Telegram had lost the webhook; set again")
 
     async def stop(self) -> None:
         """Stop taking updates by polling (a webhook stops with the HTTP server)."""
