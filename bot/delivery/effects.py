@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
@@ -127,9 +127,8 @@ class CaseDeliveryEffects:
         text = svc.texts(
             lang, "escalation.school_unreachable", school_bin=school.bin, minutes=minutes
         )
-        since = (now - timedelta(seconds=down_s)).strftime("%Y%m%dT%H%M")
         message = text_message(
-            f"escalation:outage:{destination}:{since}",
+            f"escalation:outage:{destination}:{await _oldest_waiting(session, school)}",
             Kind.ESCALATION,
             school.escalation_chat_id,
             text,
@@ -201,3 +200,16 @@ class CaseDeliveryEffects:
             case_id=case_id,
         )
         await enqueue(session, svc.cipher, svc.clock.now(), message)
+
+
+async def _oldest_waiting(session: AsyncSession, school: School) -> int | None:
+    """The oldest row waiting for the school's server names the outage in the dedupe
+    key: a replica that takes over as sender and times the outage afresh escalates the
+    same outage under the same key, so the authority hears of it once."""
+    waiting = OutboxMessage.status.in_(("pending", "retry", "sending"))
+    query = select(func.min(OutboxMessage.id)).where(
+        OutboxMessage.channel == Channel.WEBHOOK,
+        OutboxMessage.recipient == f"school:{school.id}",
+        waiting,
+    )
+    return (await session.execute(query)).scalar_one()

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import FrozenClock
 from bot.delivery.claims import claim_due, load_owned, recover_orphans
 from bot.delivery.dispatcher import OutboxDispatcher
+from bot.delivery.effects import CaseDeliveryEffects
 from bot.delivery.outbox import (
     Kind,
     OutgoingMessage,
@@ -847,3 +848,21 @@ async def test_dispatcher_two_replicas_send_each_row_once(
             await replica.stop()
         await other_bot.session.close()
         await engine.dispose()
+
+
+async def test_outage_escalated_once_when_a_new_sender_times_it_afresh(harness: Harness) -> None:
+    url = f"{harness.receiver.base_url}/down"
+    school = await add_school(harness, url, escalation_chat_id=-1001000000950)
+    await harness.enqueue(message("pkg:waiting", WebhookPayload(school.id, url, {"n": 1})))
+    effects = CaseDeliveryEffects(harness.svc)
+
+    for down_s in (601.0, 1900.0):  # the first sender, then the replica that took over
+        async with harness.svc.sessions.begin() as session:
+            await effects.channel_down(session, f"webhook:school:{school.id}", down_s)
+
+    async with harness.svc.sessions() as session:
+        query = select(OutboxMessage).where(OutboxMessage.kind == Kind.ESCALATION)
+        [row] = (await session.scalars(query)).all()
+    assert row.recipient == "-1001000000950"
+    text = json.loads(harness.svc.cipher.decrypt_text(row.payload_enc or b""))["params"]["text"]
+    assert school.bin in text and "10" in text  # minutes down, when first escalated
