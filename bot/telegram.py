@@ -87,6 +87,26 @@ async def publish_commands(bot: Bot, svc: Services) -> None:
     await bot.set_my_commands(default, scope=scope)
 
 
+class PollingOutageLog(logging.Filter):
+    """aiogram logs two lines for each failed getUpdates, every 1-5 s of an outage: let
+    the first failure and the recovery through, as the outbox's circuit does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._failing = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = str(record.msg)
+        if template.startswith("Sleep for"):
+            return False
+        if template.startswith("Failed to fetch updates"):
+            first, self._failing = not self._failing, True
+            return first
+        if template.startswith("Connection established"):
+            self._failing = False
+        return True
+
+
 @dataclass
 class TelegramRunner:
     """Starts and stops the bot in polling or webhook mode."""
@@ -95,6 +115,7 @@ class TelegramRunner:
     bot: Bot
     dispatcher: Dispatcher
     _polling: asyncio.Task[None] | None = None
+    _polling_log: PollingOutageLog | None = None
 
     @property
     def webhook_mode(self) -> bool:
@@ -120,6 +141,8 @@ class TelegramRunner:
             log.info("Telegram bot @%s: webhook mode", me.username)
             return
         await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling_log = PollingOutageLog()
+        logging.getLogger("aiogram.dispatcher").addFilter(self._polling_log)
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
                 self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
@@ -158,6 +181,9 @@ class TelegramRunner:
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+        if self._polling_log is not None:
+            logging.getLogger("aiogram.dispatcher").removeFilter(self._polling_log)
+            self._polling_log = None
 
     async def close(self) -> None:
         """Release the FSM storage and the Bot's HTTP session; after `stop`, and after
