@@ -51,6 +51,7 @@ class Circuit:
     next_probe: float
     probes: int = 0
     probe: int | None = None  # the row id of the probe in flight (GET_ME: Telegram's getMe)
+    claimed_for_probe: bool = False  # a claim was asked for since the probe came due
     escalated: bool = False
 
     def down_for(self, now: float) -> float:
@@ -106,10 +107,25 @@ class ChannelHealth:
         return True
 
     def next_probe_in(self) -> float:
-        """Seconds until some circuit's probe is due (inf when none is open)."""
+        """Seconds until the next probe comes due (inf when none will).
+
+        A probe already due is not counted: it waits for a row (`row_probe_due`), and
+        a wait of 0 would spin the dispatcher while the destination has none due.
+        """
         now = self.monotonic()
         waits = [c.next_probe - now for c in self.circuits.values() if c.probe is None]
-        return max(0.0, min(waits, default=float("inf")))
+        return min((wait for wait in waits if wait > 0), default=float("inf"))
+
+    def row_probe_due(self) -> bool:
+        """Whether a destination probed with its next due row came due since last asked:
+        the dispatcher then claims once (and at its sweeps, as always)."""
+        now, due = self.monotonic(), False
+        for destination, circuit in self.circuits.items():
+            if destination == TELEGRAM or circuit.probe is not None or now < circuit.next_probe:
+                continue
+            due = due or not circuit.claimed_for_probe
+            circuit.claimed_for_probe = True
+        return due
 
     def failed(self, destination: str, row_id: int, error: str) -> bool:
         """A send (or GET_ME) found the destination unreachable; return whether the
@@ -151,6 +167,7 @@ class ChannelHealth:
         circuit = self.circuits.get(destination)
         if circuit is not None and circuit.probe == row_id:
             circuit.probe = None
+            circuit.claimed_for_probe = False
 
     def forget(self, row_id: int) -> None:
         """The row is finished (dead, or its lease lost): it is nobody's suspect."""
@@ -195,6 +212,7 @@ class ChannelHealth:
     def _probe_failed(self, circuit: Circuit, error: str) -> None:
         circuit.probes += 1
         circuit.probe = None
+        circuit.claimed_for_probe = False
         circuit.error = error
         delay = min(PROBE_CAP_S, PROBE_FIRST_S * 2.0**circuit.probes)
         circuit.next_probe = self.monotonic() + delay

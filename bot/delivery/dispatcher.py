@@ -343,6 +343,8 @@ class OutboxDispatcher:
         """Probe the Bot API when due; escalate each outage that lasts, once."""
         if self.health.is_open(TELEGRAM) and self.health.take_probe(TELEGRAM, GET_ME):
             self._in_background(self._probe_telegram())
+        if self.health.row_probe_due():
+            self._want_claim = True  # the next due row of that destination is its probe
         for circuit in list(self.health.lasting(self._escalate_after_s)):
             await self._escalate(circuit)
 

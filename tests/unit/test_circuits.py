@@ -98,3 +98,15 @@ def test_still_worth_sending_until_the_case_ends_or_the_school_deadline(
     kind: Kind, status: CaseStatus | None, deadline: datetime | None, worth: bool
 ) -> None:
     assert still_worth_sending(kind, status, deadline, NOW) is worth
+
+
+def test_a_due_probe_without_a_row_asks_for_one_claim_and_no_busy_wait() -> None:
+    ticks = Ticks()
+    health = ChannelHealth(ticks)
+    health.failed("webhook:school:4", 1, "webhook answered HTTP 503")
+    assert health.next_probe_in() == pytest.approx(1.0) and not health.row_probe_due()
+
+    ticks.now += 1.0
+    assert health.row_probe_due() and not health.row_probe_due()  # one claim, not one a pass
+    assert health.next_probe_in() == float("inf")  # nothing to wake up for until a row comes
+    assert health.blocked() == (set(), set())  # the next due row is claimed as the probe
