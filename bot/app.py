@@ -169,9 +169,14 @@ async def run_application(
         log.info("HTTP API listening on http://%s:%s", settings.HTTP_HOST, port)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         outbox = OutboxDispatcher(
-            svc, CaseDeliveryEffects(svc), telegram.bot if telegram else None, http
+            svc,
+            CaseDeliveryEffects(svc),
+            telegram.bot if telegram else None,
+            http,
+            on_telegram_back=telegram.reassert_webhook if telegram else None,
         )
         svc.metrics.watch_delivery(lambda: outbox.counters)
+        svc.metrics.watch_channels(outbox.health)
         outbox.start()
         stack.push_async_callback(outbox.stop)
         scheduler = build_scheduler(svc)

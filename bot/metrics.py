@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,18 @@ class DeliveryCounters(Protocol):
 
     @property
     def rate_limited(self) -> int: ...
+
+
+class ChannelStatus(Protocol):
+    """The sender's view of each channel (bot.delivery.circuits.ChannelHealth)."""
+
+    def channel_up(self, channel: str) -> bool: ...
+
+    def down_seconds(self, channel: str) -> float: ...
+
+    def outages(self, channel: str) -> int: ...
+
+    def escalations(self, channel: str) -> int: ...
 
 
 @dataclass
@@ -82,6 +94,10 @@ class Metrics:
     def watch_delivery(self, counters: Callable[[], DeliveryCounters]) -> None:
         """Export the dispatcher's running totals (read at scrape time, never reset)."""
         self.registry.register(_DeliveryCollector(counters))
+
+    def watch_channels(self, status: ChannelStatus) -> None:
+        """Export whether each channel answers, as the sender of this process sees it."""
+        self.registry.register(_ChannelCollector(status))
 
     def count_signal(self, status: int) -> None:
         self.signals.labels(SIGNAL_RESULTS.get(status, "error")).inc()
@@ -153,3 +169,37 @@ class _DeliveryCollector(Collector):
         yield CounterMetricFamily(
             "homeschool_telegram_429", "429 answers from the Bot API", value=current.rate_limited
         )
+
+
+class _ChannelCollector(Collector):
+    """A replica standing by sends nothing, so it always shows its channels up."""
+
+    def __init__(self, status: ChannelStatus) -> None:
+        self._status = status
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._status
+        up = GaugeMetricFamily(
+            "homeschool_channel_up",
+            "1 while the channel answers, 0 while any of its destinations is down",
+            labels=["channel"],
+        )
+        down = CounterMetricFamily(
+            "homeschool_channel_down_seconds",
+            "Seconds the channel's destinations were down (the current outage included)",
+            labels=["channel"],
+        )
+        outages = CounterMetricFamily(
+            "homeschool_channel_outages", "Outages that began", labels=["channel"]
+        )
+        escalated = CounterMetricFamily(
+            "homeschool_channel_outage_escalations",
+            "Outages that lasted past OUTAGE_ESCALATION_AFTER_S",
+            labels=["channel"],
+        )
+        for channel in Channel:
+            up.add_metric([channel.value], 1 if status.channel_up(channel.value) else 0)
+            down.add_metric([channel.value], status.down_seconds(channel.value))
+            outages.add_metric([channel.value], status.outages(channel.value))
+            escalated.add_metric([channel.value], status.escalations(channel.value))
+        yield from (up, down, outages, escalated)

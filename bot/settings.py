@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     SMS_GATEWAY_URL: str | None = None
     SMS_GATEWAY_TOKEN: SecretStr | None = None
     TELEGRAM_RATE_PER_S: float = Field(default=30.0, gt=0, le=1000)
+    OUTAGE_ESCALATION_AFTER_S: float = Field(default=600.0, gt=0)
     RETENTION_DAYS: int = Field(default=365, ge=1)
     HEARING_WORKING_DAYS: int = Field(default=2, ge=1, le=10)
     CALENDAR_OVERRIDES: Path | None = None

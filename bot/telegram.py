@@ -89,6 +89,26 @@ async def publish_commands(bot: Bot, svc: Services) -> None:
     await bot.set_my_commands(default, scope=scope)
 
 
+class PollingOutageLog(logging.Filter):
+    """aiogram logs two lines for each failed getUpdates, every 1-5 s of an outage: let
+    the first failure and the recovery through, as the outbox's circuit does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._failing = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = str(record.msg)
+        if template.startswith("Sleep for"):
+            return False
+        if template.startswith("Failed to fetch updates"):
+            first, self._failing = not self._failing, True
+            return first
+        if template.startswith("Connection established"):
+            self._failing = False
+        return True
+
+
 @dataclass
 class TelegramRunner:
     """Starts and stops the bot in polling or webhook mode."""
@@ -97,6 +117,7 @@ class TelegramRunner:
     bot: Bot
     dispatcher: Dispatcher
     _polling: asyncio.Task[None] | None = None
+    _polling_log: PollingOutageLog | None = None
 
     @property
     def webhook_mode(self) -> bool:
@@ -118,15 +139,12 @@ class TelegramRunner:
         await publish_commands(self.bot, self.svc)
         allowed = self.dispatcher.resolve_used_update_types()
         if self.webhook_mode:
-            secret = self.svc.settings.WEBHOOK_SECRET
-            await self.bot.set_webhook(
-                f"{self.svc.settings.WEBHOOK_BASE_URL}{WEBHOOK_PATH}",
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=allowed,
-            )
+            await self._set_webhook()
             log.info("Telegram bot @%s: webhook mode", me.username)
             return
         await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling_log = PollingOutageLog()
+        logging.getLogger("aiogram.dispatcher").addFilter(self._polling_log)
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
                 self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
@@ -135,12 +153,39 @@ class TelegramRunner:
         )
         log.info("Telegram bot @%s: long polling", me.username)
 
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.svc.settings.WEBHOOK_BASE_URL}{WEBHOOK_PATH}"
+
+    async def _set_webhook(self) -> None:
+        secret = self.svc.settings.WEBHOOK_SECRET
+        await self.bot.set_webhook(
+            self.webhook_url,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )
+
+    async def reassert_webhook(self) -> None:
+        """Telegram is back after an outage: set the webhook again if it lost it.
+
+        Polling needs nothing: aiogram's loop retries getUpdates with a capped backoff.
+        """
+        if not self.webhook_mode:
+            return
+        info = await self.bot.get_webhook_info()
+        if info.url != self.webhook_url:
+            await self._set_webhook()
+            log.warning("Telegram had lost the webhook; set again")
+
     async def stop(self) -> None:
         """Stop taking updates by polling (a webhook stops with the HTTP server)."""
         if self._polling is not None:
             await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+        if self._polling_log is not None:
+            logging.getLogger("aiogram.dispatcher").removeFilter(self._polling_log)
+            self._polling_log = None
 
     async def close(self) -> None:
         """Release the FSM storage and the Bot's HTTP session; after `stop`, and after

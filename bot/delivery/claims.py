@@ -68,8 +68,11 @@ async def claim_due(
     limit: int,
     exclude_ids: Collection[int] = (),
     channels: Collection[str] | None = None,
+    skip_channels: Collection[str] = (),
+    skip_recipients: Collection[str] = (),
 ) -> list[Claim]:
-    """Lease up to `limit` due rows, oldest first.
+    """Lease up to `limit` due rows, oldest first, none of `skip_channels` or
+    `skip_recipients` (destinations that are down).
 
     Due: `pending`/`retry` whose `next_attempt_at` has come, or `sending` whose lease
     ran out (its claimer died). On PostgreSQL the rows are locked with SKIP LOCKED, so
@@ -85,6 +88,10 @@ async def claim_due(
         query = query.where(table.id.not_in(list(exclude_ids)))
     if channels is not None:
         query = query.where(table.channel.in_(list(channels)))
+    if skip_channels:
+        query = query.where(table.channel.not_in(list(skip_channels)))
+    if skip_recipients:
+        query = query.where(table.recipient.not_in(list(skip_recipients)))
     if _is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query)).all()

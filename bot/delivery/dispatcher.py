@@ -16,6 +16,12 @@ rows of a killed process come back a few seconds after the next sender starts
 
 With PostgreSQL only the replica holding the bot token's advisory lock sends
 (`bot.delivery.leader`); the others stand by and take over when it goes away.
+
+A destination that does not answer (the Bot API, the SMS gateway, a school's webhook)
+has its circuit opened (`bot.delivery.circuits`): its rows are neither claimed nor
+sent, one probe at a time checks whether it is back, and when it is the backlog is
+claimed at once. An outage longer than `OUTAGE_ESCALATION_AFTER_S` is escalated once
+through `DeliveryHooks.channel_down`.
 """
 
 from __future__ import annotations
@@ -26,17 +32,18 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import httpx
 from aiogram import Bot
 
+from bot.delivery.circuits import GET_ME, TELEGRAM, ChannelHealth, Circuit, destination_of
 from bot.delivery.claims import Claim, claim_due, recover_orphans, release
 from bot.delivery.leader import SenderLock
 from bot.delivery.outcomes import DeliveryCounters, DeliveryHooks, Hold, RowDelivery
 from bot.delivery.pacing import TelegramPacer
-from bot.delivery.senders import Senders, Undeliverable
+from bot.delivery.senders import ChannelDown, Senders, Undeliverable
 from bot.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -65,15 +72,23 @@ class OutboxDispatcher:
         commit_linger_s: float = 0.1,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        on_telegram_back: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._svc = svc
+        self._hooks = hooks
         rate = svc.settings.TELEGRAM_RATE_PER_S
         self._pacer = TelegramPacer(rate, clock=monotonic)
+        self._senders = Senders(svc, bot, http)
+        self.health = ChannelHealth(monotonic, on_close=self._destination_back)
+        self._escalate_after_s = svc.settings.OUTAGE_ESCALATION_AFTER_S
+        self._on_telegram_back = on_telegram_back
+        self._background: set[asyncio.Task[None]] = set()
         self._rows = RowDelivery(
             svc,
             hooks,
-            Senders(svc, bot, http),
+            self._senders,
             self._pacer,
+            self.health,
             max_attempts=max_attempts,
             rng=rng or random.Random(),
             commit_linger_s=commit_linger_s,
@@ -134,6 +149,8 @@ class OutboxDispatcher:
                 await self._sleep(0.05)
             try:
                 await self._pump(until_idle=True)
+                while self._want_claim:  # a probe closed a circuit: its backlog is due
+                    await self._pump(until_idle=True)
             finally:
                 await self._lock.release()
         return self.counters.sent - before
@@ -193,12 +210,14 @@ class OutboxDispatcher:
                     self._pacer.prune()
                     if not await self._lock.check():
                         return
+                await self._watch_outages()
                 if self._want_claim and self._needs_rows():
                     await self._claim()
                 wait = await self._dispatch_ready()
                 if until_idle and not (self._queue or self._in_flight or self._want_claim):
                     return
-                await self._sleep(min(wait, next_sweep - self._monotonic()))
+                probe = self.health.next_probe_in()
+                await self._sleep(min(wait, probe, next_sweep - self._monotonic()))
         finally:
             forwarder.cancel()
             await self._drain()
@@ -234,6 +253,8 @@ class OutboxDispatcher:
         limit = min(self._target, self._queue_cap - len(self._queue))
         # While Telegram is paused for long, claim only rows of the other channels.
         paused = self._pacer.global_wait() > self._horizon_s
+        down_channels, down_recipients = self.health.blocked()
+        self._want_claim = False  # a wakeup or a circuit closing meanwhile sets it again
         try:
             async with self._svc.sessions.begin() as session:
                 claims = await claim_due(
@@ -243,12 +264,13 @@ class OutboxDispatcher:
                     limit=limit,
                     exclude_ids=[c.id for c in self._queue] + list(self._in_flight),
                     channels=("webhook", "sms") if paused else None,
+                    skip_channels=down_channels,
+                    skip_recipients=down_recipients,
                 )
         except Exception:
             log.exception("outbox claim failed; the next sweep tries again")
-            self._want_claim = False
             return
-        self._want_claim = len(claims) >= limit
+        self._want_claim = self._want_claim or len(claims) >= limit
         for claim in claims:
             hold = self._rows.holds.get(claim.order_key or "")
             if hold is not None and hold.after_id == claim.id:
@@ -282,12 +304,15 @@ class OutboxDispatcher:
                 parked.setdefault(key, hold.until if hold else db_now)
                 to_release.append((claim, parked[key]))
                 continue
-            if key is not None:
-                if key in busy:
-                    continue
-                busy.add(key)
+            if key is not None and key in busy:
+                continue
             if len(self._in_flight) + len(launched) >= self._max_in_flight:
                 break
+            if not self._may_go(claim):  # its destination is down: due when it is back
+                to_release.append((claim, db_now))
+                continue
+            if key is not None:
+                busy.add(key)
             if claim.chat is not None:
                 delay = self._pacer.wait_time(claim.chat, now)
                 if delay > self._horizon_s:  # don't sit on a lease: give it back till then
@@ -306,6 +331,55 @@ class OutboxDispatcher:
         if to_release:
             await self._release(to_release)
         return wait
+
+    def _may_go(self, claim: Claim) -> bool:
+        """Whether the row's destination is up, or down with this row as its probe."""
+        destination = destination_of(claim.channel, claim.recipient)
+        if not self.health.is_open(destination):
+            return True
+        return destination != TELEGRAM and self.health.take_probe(destination, claim.id)
+
+    # -- outages -----------------------------------------------------------------------
+    async def _watch_outages(self) -> None:
+        """Probe the Bot API when due; escalate each outage that lasts, once."""
+        if self.health.is_open(TELEGRAM) and self.health.take_probe(TELEGRAM, GET_ME):
+            self._in_background(self._probe_telegram())
+        if self.health.row_probe_due():
+            self._want_claim = True  # the next due row of that destination is its probe
+        for circuit in list(self.health.lasting(self._escalate_after_s)):
+            await self._escalate(circuit)
+
+    async def _probe_telegram(self) -> None:
+        try:
+            await self._senders.telegram.probe()
+        except ChannelDown as error:
+            self.health.failed(TELEGRAM, GET_ME, str(error))
+        else:
+            self.health.reachable(TELEGRAM, GET_ME)
+        finally:
+            self._kick.set()
+
+    async def _escalate(self, circuit: Circuit) -> None:
+        down_s = circuit.down_for(self._monotonic())
+        try:
+            async with self._svc.sessions.begin() as session:
+                await self._hooks.channel_down(session, circuit.destination, down_s)
+        except Exception:
+            log.exception("outage of %s not escalated; tried again", circuit.destination)
+            return
+        self.health.escalated(circuit)
+
+    def _destination_back(self, destination: str, down_s: float) -> None:
+        """The backlog of a destination that answers again is claimed at once."""
+        self._want_claim = True
+        self._kick.set()
+        if destination == TELEGRAM and self._on_telegram_back is not None:
+            self._in_background(self._on_telegram_back())
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.create_task(_logged(work), name="outbox-outage")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _prune_holds(self, db_now: datetime) -> dict[str, Hold]:
         """Drop holds whose row never came back here (another replica took it)."""
@@ -337,7 +411,7 @@ class OutboxDispatcher:
 
     async def _drain(self) -> None:
         """Wait for the sends in flight; give the queued rows back, due at once."""
-        tasks = [task for _, task in self._in_flight.values()]
+        tasks = [task for _, task in self._in_flight.values()] + list(self._background)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         queued, self._queue = self._queue, []
@@ -352,3 +426,10 @@ class OutboxDispatcher:
             log.exception(
                 "outbox: %d rows could not be given back; their leases expire", len(pairs)
             )
+
+
+async def _logged(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("outbox: work about an outage failed")

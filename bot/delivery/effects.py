@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.status import CaseEvent, CaseStatus
+from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.cases.timing import next_daytime
 from bot.delivery.outbox import Channel, Kind, OutgoingMessage, SmsPayload, enqueue
 from bot.delivery.senders import Undeliverable
@@ -42,6 +43,26 @@ SCHOOL_KINDS = frozenset(
 )
 # Only these mean the person is out of reach; an outage or a bad message does not.
 GONE = frozenset({Undeliverable.BLOCKED, Undeliverable.CHAT_NOT_FOUND})
+SCHOOL_WEBHOOK = "webhook:school:"  # the destination name of a school's webhook
+
+
+def still_worth_sending(
+    kind: str, status: CaseStatus | None, deadline: datetime | None, now: datetime
+) -> bool:
+    """Whether a message that used up its attempts should keep trying.
+
+    A notice is the guardian's only word that the state wrote to them: it is worth
+    sending until the case expires or is decided. A package (or reminder) to a school
+    is worth it until the school's deadline; after that the case is overdue and
+    escalated anyway. Every other message gives up after its attempts.
+    """
+    if status is None or status in FINAL_STATUSES:
+        return False
+    if kind == Kind.NOTICE:
+        return True
+    if kind in SCHOOL_KINDS:
+        return deadline is None or now < deadline
+    return False
 
 
 class CaseDeliveryEffects:
@@ -84,6 +105,44 @@ class CaseDeliveryEffects:
                 log.error("message to guardian is dead: %s", reason, extra={"case_id": row.case_id})
         elif row.kind in SCHOOL_KINDS and row.case_id is not None:
             await self._escalate(session, row.case_id, reason)
+
+    async def still_needed(self, kind: str, case_id: str | None) -> bool:
+        if case_id is None:
+            return False
+        async with self._svc.sessions() as session:
+            case = await session.get(Case, case_id)
+        if case is None:
+            return False
+        status = CaseStatus(case.status)
+        return still_worth_sending(kind, status, case.deadline_at, self._svc.clock.now())
+
+    async def channel_down(self, session: AsyncSession, destination: str, down_s: float) -> None:
+        """A school's server down for long goes to the authority's escalation chat; the
+        Bot API or the SMS gateway down is the operator's (this log line and
+        `homeschool_channel_up`), as no chat can be reached through it."""
+        minutes = max(1, round(down_s / 60))
+        if not destination.startswith(SCHOOL_WEBHOOK):
+            log.error("escalation: %s has been unreachable for %d min", destination, minutes)
+            return
+        svc, now = self._svc, self._svc.clock.now()
+        school = await session.get(School, int(destination.removeprefix(SCHOOL_WEBHOOK)))
+        if school is None or school.escalation_chat_id is None:
+            log.error(
+                "escalation: %s unreachable for %d min, no escalation chat", destination, minutes
+            )
+            return
+        lang = staff_language(school)
+        text = svc.texts(
+            lang, "escalation.school_unreachable", school_bin=school.bin, minutes=minutes
+        )
+        message = text_message(
+            f"escalation:outage:{destination}:{await _oldest_waiting(session, school)}",
+            Kind.ESCALATION,
+            school.escalation_chat_id,
+            text,
+        )
+        await enqueue(session, svc.cipher, now, message)
+        log.error("escalation: %s has been unreachable for %d min", destination, minutes)
 
     async def _guardian_unreachable(self, session: AsyncSession, row: OutboxMessage) -> None:
         svc = self._svc
@@ -149,3 +208,16 @@ class CaseDeliveryEffects:
             case_id=case_id,
         )
         await enqueue(session, svc.cipher, svc.clock.now(), message)
+
+
+async def _oldest_waiting(session: AsyncSession, school: School) -> int | None:
+    """The oldest row waiting for the school's server names the outage in the dedupe
+    key: a replica that takes over as sender and times the outage afresh escalates the
+    same outage under the same key, so the authority hears of it once."""
+    waiting = OutboxMessage.status.in_(("pending", "retry", "sending"))
+    query = select(func.min(OutboxMessage.id)).where(
+        OutboxMessage.channel == Channel.WEBHOOK,
+        OutboxMessage.recipient == f"school:{school.id}",
+        waiting,
+    )
+    return (await session.execute(query)).scalar_one()

@@ -1,8 +1,11 @@
 """Send one claimed row and write what happened, atomically with the hook's effects.
 
 Outcomes: delivered -> `sent`; Telegram flood control -> `retry` after `retry_after`,
-not counted as an attempt; a permanent failure (blocked, chat not found) -> `dead`;
-anything else -> `retry` with exponential backoff until `max_attempts`, then `dead`.
+not counted as an attempt; the destination down (`ChannelDown`) -> `retry`, due as it
+was and not counted, while its circuit is open (`bot.delivery.circuits`); a permanent
+failure (blocked, chat not found) -> `dead`; any other answer about the message ->
+`retry` with exponential backoff until `max_attempts`, then `dead` unless the hooks say
+the message is still worth sending (`DeliveryHooks.still_needed`).
 `last_error` and the log lines name what failed, never the message or its recipient.
 """
 
@@ -19,11 +22,12 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery.circuits import ChannelHealth, destination_of
 from bot.delivery.claims import Claim, mark_dead, mark_retry, mark_sent
 from bot.delivery.outbox import decode_payload
 from bot.delivery.pacing import ChatId, TelegramPacer, backoff_delay, is_private
 from bot.delivery.recorder import Outcome, OutcomeRecorder, RowChange, RowHook
-from bot.delivery.senders import PermanentFailure, Senders, Undeliverable
+from bot.delivery.senders import ChannelDown, PermanentFailure, Senders, Undeliverable
 from bot.errors import DeliveryError
 from bot.runtime import Services
 from storage.crypto import UndecryptableData
@@ -42,6 +46,14 @@ class DeliveryHooks(Protocol):
     async def undeliverable(
         self, session: AsyncSession, row: OutboxMessage, reason: str
     ) -> None: ...
+
+    async def still_needed(self, kind: str, case_id: str | None) -> bool:
+        """Whether a message that used up its attempts is still worth more of them."""
+        ...
+
+    async def channel_down(self, session: AsyncSession, destination: str, down_s: float) -> None:
+        """A destination has been unreachable for long: tell the people responsible."""
+        ...
 
 
 @dataclass
@@ -87,6 +99,7 @@ class RowDelivery:
         hooks: DeliveryHooks,
         senders: Senders,
         pacer: TelegramPacer,
+        health: ChannelHealth,
         *,
         max_attempts: int,
         rng: random.Random,
@@ -97,6 +110,7 @@ class RowDelivery:
         self._hooks = hooks
         self._senders = senders
         self._pacer = pacer
+        self._health = health
         self._max_attempts = max_attempts
         self._rng = rng
         self._recorder = OutcomeRecorder(svc, linger_s=commit_linger_s)
@@ -122,19 +136,30 @@ class RowDelivery:
         row, called `pacer.begin`); both are released as soon as the
         answer is back, before the outcome is written.
         """
+        health, destination = self._health, destination_of(claim.channel, claim.recipient)
         try:
             message_id = await self._send(claim)
+        except ChannelDown as error:
+            if health.failed(destination, claim.id, str(error)):
+                await self._retry(claim, error)  # a suspect failing again: its own fault
+            else:
+                await self._wait_out(claim, error)
         except PermanentFailure as error:
+            health.reachable(destination, claim.id)
             await self._give_up(claim, str(error), error.reason)
         except UndecryptableData:
+            health.no_answer(destination, claim.id)
             await self._give_up(claim, "payload cannot be decrypted", Undeliverable.INVALID)
         except DeliveryError as error:
+            health.reachable(destination, claim.id)
             await self._retry(claim, error)
         except Exception as error:  # a bug: logged with its traceback, retried, then dead
+            health.no_answer(destination, claim.id)
             log.exception("outbox %d: unexpected send failure", claim.id, extra=_extra(claim))
             unexpected = DeliveryError(f"unexpected {type(error).__name__}", retryable=True)
             await self._retry(claim, unexpected)
         else:
+            health.reachable(destination, claim.id)
             await self._record_sent(claim, message_id)
         finally:
             self._free(claim)
@@ -171,7 +196,7 @@ class RowDelivery:
         if rate_limited:
             delay = float(error.retry_after or 0)
             self._pause(claim.chat if claim.chat is not None else claim.recipient, delay)
-        elif claim.attempts + 1 >= self._max_attempts:
+        elif claim.attempts + 1 >= self._max_attempts and not await self._still_needed(claim):
             await self._give_up(claim, detail, Undeliverable.ATTEMPTS_EXHAUSTED)
             return
         else:
@@ -198,6 +223,19 @@ class RowDelivery:
             extra=_extra(claim),
         )
 
+    async def _still_needed(self, claim: Claim) -> bool:
+        try:
+            return await self._hooks.still_needed(claim.kind, claim.case_id)
+        except Exception:  # the database is away: keep the message rather than lose it
+            log.exception("outbox %d: cannot tell whether it is still needed", claim.id)
+            return True
+
+    async def _wait_out(self, claim: Claim, error: ChannelDown) -> None:
+        """The destination is down: the row waits for it, due as it was, attempts kept."""
+        now, detail = self._svc.clock.now(), str(error)
+        self._free(claim)
+        await self._finish(claim, lambda row: mark_retry(row, now, 0.0, detail, counts=False), None)
+
     def _pause(self, chat: ChatId, seconds: float) -> None:
         """Honour a 429: the chat waits; so does everything when the chat was a person's.
 
@@ -215,6 +253,7 @@ class RowDelivery:
             await self._hooks.undeliverable(session, row, reason.value)
 
         self._free(claim)
+        self._health.forget(claim.id)
         if await self._finish(claim, lambda row: mark_dead(row, detail), hook):
             self.counters.count(claim.channel, "dead")
             log.error(

@@ -2,8 +2,10 @@
 
 A sender either returns (delivered; Telegram gives a message id) or raises
 `DeliveryError`: `retryable=False` (a `PermanentFailure` with its `Undeliverable`
-reason) ends the row, `retry_after` is Telegram's flood control, anything else is
-retried with backoff. Error texts end up in `outbox.last_error`, so they name what
+reason) ends the row, `retry_after` is Telegram's flood control, `ChannelDown` (no
+connection, no answer in time, a 5xx) says the destination is down and nothing about
+the message (`bot.delivery.circuits`), anything else is an answer about the message
+and is retried with backoff. Error texts end up in `outbox.last_error`, so they name what
 failed and never carry the message or its recipient.
 
 School webhook (DESIGN 4.5): `POST <school webhook_url>` with the JSON body of the
@@ -19,8 +21,9 @@ SMS gateway contract (all of it):
 
     {"to": "+77011234567", "text": "..."}
 
-Any 2xx answer means the gateway accepted the message (its body is ignored); any other
-answer, a network error or no answer within 10 s is retried with backoff.
+Any 2xx answer means the gateway accepted the message (its body is ignored); a network
+error, no answer within 10 s, a 429 or a 5xx is an outage of the gateway; any other
+answer is retried with backoff.
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ from typing import Any
 import httpx
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import (
     BufferedInputFile,
@@ -54,6 +60,7 @@ from storage.models import Document, School
 
 HTTP_TIMEOUT_S = 10.0
 TELEGRAM_TIMEOUT_S = 30
+PROBE_TIMEOUT_S = 5
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 
@@ -66,6 +73,13 @@ class Undeliverable(StrEnum):
     NOT_CONFIGURED = "not_configured"  # no webhook secret for the school, no SMS gateway
     INVALID = "invalid"  # the row itself cannot be sent (unknown method, purged document)
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+
+
+class ChannelDown(DeliveryError):
+    """The destination did not answer about the message: it is down, not the message."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, retryable=True)
 
 
 class PermanentFailure(DeliveryError):
@@ -120,7 +134,20 @@ class TelegramSender:
                 raise PermanentFailure("unsupported Bot API method", Undeliverable.INVALID)
         except TelegramAPIError as error:
             raise telegram_failure(error) from error
+        except ClientDecodeError as error:  # not Telegram's JSON: a proxy in front failed
+            raise ChannelDown(
+                f"telegram answered no JSON: {type(error.original).__name__}"
+            ) from error
         return message.message_id
+
+    async def probe(self) -> None:
+        """getMe: raise ChannelDown unless the Bot API answers."""
+        if self._bot is None:
+            raise ChannelDown("no Telegram bot is configured")
+        try:
+            await self._bot.get_me(request_timeout=PROBE_TIMEOUT_S)
+        except (TelegramAPIError, ClientDecodeError) as error:
+            raise ChannelDown(_short(f"telegram getMe: {type(error).__name__}")) from error
 
     async def _document(self, payload: TelegramPayload) -> BufferedInputFile:
         if payload.document_id is None:
@@ -136,6 +163,8 @@ class TelegramSender:
 def telegram_failure(error: TelegramAPIError) -> DeliveryError:
     """Classify a Bot API error: flood control, permanent, or worth another attempt."""
     detail = _short(f"telegram {type(error).__name__}: {error.message}")
+    if isinstance(error, TelegramNetworkError | TelegramServerError):
+        return ChannelDown(detail)
     if isinstance(error, TelegramRetryAfter):
         return DeliveryError(detail, retryable=True, retry_after=float(error.retry_after))
     if isinstance(error, TelegramForbiddenError):
@@ -194,11 +223,15 @@ async def _post(http: httpx.AsyncClient, what: str, url: str, **kwargs: Any) -> 
     try:
         response = await http.post(url, timeout=HTTP_TIMEOUT_S, **kwargs)
     except httpx.TimeoutException:
-        raise DeliveryError(f"{what} timed out", retryable=True) from None
+        raise ChannelDown(f"{what} timed out") from None
     except httpx.HTTPError as error:
-        raise DeliveryError(f"{what}: {type(error).__name__}", retryable=True) from None
-    if not response.is_success:
-        raise DeliveryError(f"{what} answered HTTP {response.status_code}", retryable=True)
+        raise ChannelDown(f"{what}: {type(error).__name__}") from None
+    if response.is_success:
+        return
+    detail = f"{what} answered HTTP {response.status_code}"
+    if response.status_code >= 500 or response.status_code == 429:
+        raise ChannelDown(detail)
+    raise DeliveryError(detail, retryable=True)
 
 
 class Senders:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import FrozenClock
 from bot.delivery.claims import claim_due, load_owned, recover_orphans
 from bot.delivery.dispatcher import OutboxDispatcher
+from bot.delivery.effects import CaseDeliveryEffects
 from bot.delivery.outbox import (
     Kind,
     OutgoingMessage,
@@ -45,6 +46,7 @@ from bot.delivery.outbox import (
 )
 from bot.delivery.pacing import TelegramPacer
 from bot.emulator import Limit, RateLimits, TelegramEmulator
+from bot.metrics import Metrics
 from bot.runtime import Services, session_factory
 from bot.services.intake import accept_signal
 from bot.signals import VkkSignal
@@ -55,6 +57,7 @@ from tests.conftest import Database, make_settings
 from tests.factories import make_bin, signal_payload
 
 SCHOOL_SECRET = "school-webhook-secret"
+FOREVER = 10_000
 SMS_TOKEN = "sms-gateway-token"
 sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 postgres_only = pytest.mark.parametrize(
@@ -87,6 +90,8 @@ class RecordingHooks:
         self.sent: list[tuple[str, str, int | None]] = []
         self.failed: list[tuple[str, str, str]] = []
         self.raise_for: set[str] = set()
+        self.needed: set[str] = set()  # kinds of message still worth sending after attempts
+        self.outages: list[tuple[str, float]] = []
 
     async def delivered(
         self, session: AsyncSession, row: OutboxMessage, message_id: int | None
@@ -102,6 +107,26 @@ class RecordingHooks:
     async def undeliverable(self, session: AsyncSession, row: OutboxMessage, reason: str) -> None:
         assert session.in_transaction()
         self.failed.append((row.dedupe_key, row.status, reason))
+
+    async def still_needed(self, kind: str, case_id: str | None) -> bool:
+        return kind in self.needed
+
+    async def channel_down(self, session: AsyncSession, destination: str, down_s: float) -> None:
+        assert session.in_transaction()
+        self.outages.append((destination, down_s))
+
+
+class Monotonic:
+    """Real monotonic time plus whatever a test skips: probes come due without waiting."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
 
 
 @dataclass
@@ -119,6 +144,7 @@ class Receiver:
 
     clock: FrozenClock
     failures: int = 0
+    failing_paths: set[str] = field(default_factory=set)  # answer 503 until removed
     requests: list[Received] = field(default_factory=list)
     base_url: str = ""
 
@@ -131,7 +157,7 @@ class Receiver:
             body,
             self.clock.timestamp(),
         )
-        status = 503 if self.failures > 0 else 200
+        status = 503 if self.failures > 0 or request.path in self.failing_paths else 200
         self.failures -= 1
         self.requests.append(Received(request.path, dict(request.headers), body, status, problem))
         return web.json_response({"ok": status == 200}, status=status)
@@ -342,32 +368,73 @@ async def test_dispatcher_permanent_telegram_error_marks_dead_and_calls_hook(
     assert dispatcher.counters.dead == 1
 
 
-async def test_dispatcher_server_error_retries_with_backoff_then_delivers(
+async def test_dispatcher_server_error_is_an_outage_no_attempt_counted_getme_ends_it(
     harness: Harness,
 ) -> None:
     # A group chat: 20 messages a minute, so the retries need no real-time pacing wait.
     group = harness.emu.group(-1001000000777)
-    harness.emu.fail_next("sendMessage", times=2, error_code=500)
-    await harness.enqueue(text_to(group.id, key="pkg:1"))
-    dispatcher = harness.dispatcher()
+    harness.emu.fail_next("sendMessage", error_code=500)
+    harness.emu.fail_next("getMe", error_code=502)
+    await harness.enqueue(text_to(group.id, "1", key="pkg:1"), text_to(group.id, "2", key="pkg:2"))
+    monotonic = Monotonic()
+    dispatcher = harness.dispatcher(monotonic=monotonic)
 
-    delays = []
-    for attempts in (1, 2):
-        assert await dispatcher.run_until_idle(timeout=5) == 0
-        row = await harness.row("pkg:1")
-        assert (row.status, row.attempts) == ("retry", attempts)
-        delays.append((row.next_attempt_at - harness.clock.now()).total_seconds())
-        harness.clock.advance(timedelta(minutes=10))
+    assert await dispatcher.run_until_idle(timeout=5) == 0
+    first, second = await harness.row("pkg:1"), await harness.row("pkg:2")
+    assert (first.status, first.attempts, second.status, second.attempts) == (
+        "retry",
+        0,
+        "pending",
+        0,
+    )
+    assert first.last_error is not None and "TelegramServerError" in first.last_error
+    assert first.next_attempt_at <= harness.clock.now()  # due as it was: no backoff
+    assert dispatcher.health.is_open("telegram")
+    assert await dispatcher.run_until_idle(timeout=5) == 0  # no probe due yet
+    assert len(harness.emu.calls_to("getMe")) == 0
+
+    monotonic.skip(1.0)  # the first probe: Telegram still answers 502
+    assert await dispatcher.run_until_idle(timeout=5) == 0
+    assert len(harness.emu.calls_to("getMe")) == 1 and dispatcher.health.is_open("telegram")
+    monotonic.skip(1.0)  # the next probe waits 2 s
+    assert await dispatcher.run_until_idle(timeout=5) == 0
+    assert len(harness.emu.calls_to("getMe")) == 1
+    monotonic.skip(1.0)  # getMe answers: the backlog goes at once, in order
+    assert await dispatcher.run_until_idle(timeout=5) == 2
+
+    assert len(harness.emu.calls_to("getMe")) == 2 and not dispatcher.health.is_open("telegram")
+    assert [m.text for m in harness.emu.sent(group.id)] == ["1", "2"]
+    rows = [await harness.row(key) for key in ("pkg:1", "pkg:2")]
+    assert [(r.status, r.attempts, r.last_error) for r in rows] == [("sent", 0, None)] * 2
+    assert len(harness.emu.calls_to("sendMessage")) == 3  # one refused, two delivered
+    assert dispatcher.counters.retried == 0 and dispatcher.health.outages("telegram") == 1
+
+
+async def test_dispatcher_server_error_of_one_message_counts_once_telegram_proved_up(
+    harness: Harness,
+) -> None:
+    group, other = harness.emu.group(-1001000000776), harness.emu.group(-1001000000775)
+    harness.emu.fail_next("sendMessage", times=FOREVER, error_code=500, chat_id=group.id)
+    await harness.enqueue(text_to(group.id, key="bad:1"))
+    monotonic = Monotonic()
+    dispatcher = harness.dispatcher(monotonic=monotonic)
+
+    assert await dispatcher.run_until_idle(timeout=5) == 0
+    assert (await harness.row("bad:1")).attempts == 0 and dispatcher.health.is_open("telegram")
+    monotonic.skip(1.0)  # getMe answers: Telegram is up, so the next 500 is the message's
+    await harness.enqueue(text_to(other.id, key="good:1"))
     assert await dispatcher.run_until_idle(timeout=5) == 1
 
-    assert 1.0 <= delays[0] <= 3.0 and 2.0 <= delays[1] <= 6.0  # 2 s * 2^n * [0.5, 1.5]
-    row = await harness.row("pkg:1")
-    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
-    assert len(harness.emu.sent(group.id)) == 1
-    assert len(harness.hooks.sent) == 1 and dispatcher.counters.retried == 2
+    bad = await harness.row("bad:1")
+    assert (bad.status, bad.attempts) == ("retry", 1)
+    assert bad.next_attempt_at > harness.clock.now()  # its own backoff
+    assert not dispatcher.health.is_open("telegram")
+    assert (await harness.row("good:1")).status == "sent"
 
 
-async def test_dispatcher_network_error_schedules_retry(harness: Harness) -> None:
+async def test_dispatcher_network_error_opens_the_circuit_without_an_attempt(
+    harness: Harness,
+) -> None:
     await harness.enqueue(text_to(12345, key="notice:net"))
     unreachable = make_bot(harness.emu.token, f"http://127.0.0.1:{free_port()}")
     dispatcher = OutboxDispatcher(harness.svc, harness.hooks, unreachable, harness.http)
@@ -377,14 +444,14 @@ async def test_dispatcher_network_error_schedules_retry(harness: Harness) -> Non
         await unreachable.session.close()
 
     row = await harness.row("notice:net")
-    assert (row.status, row.attempts) == ("retry", 1)
+    assert (row.status, row.attempts) == ("retry", 0)
     assert row.last_error is not None and "TelegramNetworkError" in row.last_error
-    assert row.next_attempt_at > harness.clock.now()
+    assert dispatcher.health.is_open("telegram") and not dispatcher.health.channel_up("telegram")
 
 
 async def test_dispatcher_attempts_exhausted_marks_dead(harness: Harness) -> None:
     group = harness.emu.group(-1001000000778)
-    harness.emu.fail_next("sendMessage", times=10, error_code=502)
+    harness.emu.fail_next("sendMessage", times=10, error_code=400, description="Bad Request: x")
     await harness.enqueue(text_to(group.id, key="pkg:dead"))
     dispatcher = harness.dispatcher(max_attempts=3)
 
@@ -399,12 +466,32 @@ async def test_dispatcher_attempts_exhausted_marks_dead(harness: Harness) -> Non
     assert await dispatcher.run_until_idle(timeout=5) == 0  # dead stays dead
 
 
+async def test_dispatcher_message_still_needed_keeps_trying_past_its_attempts(
+    harness: Harness,
+) -> None:
+    group = harness.emu.group(-1001000000774)
+    harness.emu.fail_next("sendMessage", times=4, error_code=400, description="Bad Request: x")
+    payload = TelegramPayload("sendMessage", {"chat_id": group.id, "text": "x"})
+    await harness.enqueue(message("notice:kept", payload))
+    harness.hooks.needed.add("notice")
+    dispatcher = harness.dispatcher(max_attempts=2)
+
+    for _ in range(4):
+        assert await dispatcher.run_until_idle(timeout=5) == 0
+        harness.clock.advance(timedelta(hours=1))
+    assert (await harness.row("notice:kept")).status == "retry"
+    assert await dispatcher.run_until_idle(timeout=5) == 1
+
+    row = await harness.row("notice:kept")
+    assert (row.status, row.attempts, harness.hooks.failed) == ("sent", 4, [])
+
+
 async def test_dispatcher_failed_message_holds_later_messages_to_same_chat(
     harness: Harness,
 ) -> None:
     # A group chat takes 20 messages a minute: the retry needs no real-time pacing wait.
     first, other = harness.emu.group(-1001000000779).id, await harness.started_chat()
-    harness.emu.fail_next("sendMessage", error_code=500, chat_id=first)
+    harness.emu.fail_next("sendMessage", error_code=400, description="Bad Request", chat_id=first)
     await harness.enqueue(
         text_to(first, "первое", key="a:1"),
         text_to(first, "второе", key="a:2"),
@@ -447,28 +534,38 @@ async def test_dispatcher_failing_hook_spoils_neither_its_row_nor_the_batch(
 
 
 # -- webhook and SMS -------------------------------------------------------------------
-async def test_dispatcher_webhook_down_then_up_delivered_once_signed(harness: Harness) -> None:
+async def add_school(harness: Harness, url: str, escalation_chat_id: int | None = None) -> School:
     svc, now = harness.svc, harness.clock.now()
-    url = f"{harness.receiver.base_url}/webhook"
     async with svc.sessions.begin() as session:
         school = School(
             bin=make_bin(),
             name_ru="Школа №1",
             webhook_url=url,
             webhook_secret_enc=svc.cipher.encrypt_text(SCHOOL_SECRET),
+            escalation_chat_id=escalation_chat_id,
             created_at=now,
             updated_at=now,
         )
         session.add(school)
+    return school
+
+
+async def test_dispatcher_webhook_down_then_up_delivered_once_signed(harness: Harness) -> None:
+    url = f"{harness.receiver.base_url}/webhook"
+    school = await add_school(harness, url)
     body = {"case_id": "c-1", "application": {"grade": 4}, "pdf": "JVBERi0="}
     await harness.enqueue(message("pkg:hook", WebhookPayload(school.id, url, body)))
     harness.receiver.failures = 2
-    dispatcher = harness.dispatcher()
+    monotonic = Monotonic()
+    dispatcher = harness.dispatcher(monotonic=monotonic)
+    destination = f"webhook:school:{school.id}"
 
-    for attempts in (1, 2):
-        assert await dispatcher.run_until_idle(timeout=5) == 0
-        assert (await harness.row("pkg:hook")).attempts == attempts
-        harness.clock.advance(timedelta(minutes=10))
+    assert await dispatcher.run_until_idle(timeout=5) == 0  # 503: the school's server is down
+    assert dispatcher.health.is_open(destination)
+    monotonic.skip(1.0)  # the row itself is the probe: 503 again
+    assert await dispatcher.run_until_idle(timeout=5) == 0
+    assert (await harness.row("pkg:hook")).attempts == 0
+    monotonic.skip(2.0)
     assert await dispatcher.run_until_idle(timeout=5) == 1
     assert await dispatcher.run_until_idle(timeout=5) == 0
 
@@ -477,7 +574,71 @@ async def test_dispatcher_webhook_down_then_up_delivered_once_signed(harness: Ha
     assert [r.signature_problem for r in requests] == [None, None, None]
     assert json.loads(requests[-1].body) == body
     assert requests[-1].headers["Idempotency-Key"] == "pkg:hook"
-    assert (await harness.row("pkg:hook")).status == "sent"
+    row = await harness.row("pkg:hook")
+    assert (row.status, row.attempts) == ("sent", 0)
+    assert not dispatcher.health.is_open(destination)
+
+
+async def test_dispatcher_school_down_holds_only_that_school_and_escalates_once(
+    harness: Harness,
+) -> None:
+    down = await add_school(harness, f"{harness.receiver.base_url}/down")
+    up = await add_school(harness, f"{harness.receiver.base_url}/up")
+    harness.receiver.failing_paths.add("/down")
+    for n in range(3):
+        for school in (down, up):
+            payload = WebhookPayload(school.id, school.webhook_url or "", {"n": n})
+            await harness.enqueue(message(f"pkg:{school.id}:{n}", payload))
+    svc = harness.with_settings(OUTAGE_ESCALATION_AFTER_S=30)
+    monotonic = Monotonic()
+    dispatcher = harness.dispatcher(svc, monotonic=monotonic)
+    metrics = Metrics()
+    metrics.watch_channels(dispatcher.health)
+
+    assert await dispatcher.run_until_idle(timeout=5) == 3  # the other school got all three
+    for _ in range(12):  # a probe every 5 s at most: one a time, each one row
+        monotonic.skip(5.0)
+        assert await dispatcher.run_until_idle(timeout=5) == 0
+    downs = [r for r in harness.receiver.requests if r.path == "/down"]
+    scraped = metrics.render().decode()
+    harness.receiver.failing_paths.clear()
+    monotonic.skip(5.0)
+    assert await dispatcher.run_until_idle(timeout=5) == 3
+
+    assert len(downs) == 1 + 12  # the first send, then one probe each 5 s (the cap)
+    assert all(json.loads(r.body) == {"n": 0} for r in downs)  # the oldest row probes
+    assert harness.hooks.outages == [(f"webhook:school:{down.id}", pytest.approx(31, abs=5))]
+    assert 'homeschool_channel_up{channel="webhook"} 0.0' in scraped
+    assert 'homeschool_channel_outage_escalations_total{channel="webhook"} 1.0' in scraped
+    after = metrics.render().decode()
+    assert 'homeschool_channel_up{channel="webhook"} 1.0' in after
+    rows = [await harness.row(f"pkg:{down.id}:{n}") for n in range(3)]
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 0)] * 3
+    oks = [json.loads(r.body)["n"] for r in harness.receiver.requests if r.answered == 200]
+    assert oks.count(0) == oks.count(1) == oks.count(2) == 2  # once per school, never twice
+
+
+async def test_dispatcher_sms_gateway_down_then_back(harness: Harness) -> None:
+    harness.receiver.failing_paths.add("/sms")
+    for n in range(3):
+        await harness.enqueue(message(f"sms:{n}", SmsPayload("+77011234567", f"t{n}")))
+    monotonic = Monotonic()
+    dispatcher = harness.dispatcher(monotonic=monotonic)
+
+    assert await dispatcher.run_until_idle(timeout=5) == 0
+    tried = len(harness.receiver.requests)
+    harness.receiver.failing_paths.clear()
+    monotonic.skip(1.0)
+    assert await dispatcher.run_until_idle(timeout=5) == 3
+
+    assert 1 <= tried <= 3  # those in flight when the first 503 came back
+    rows = [await harness.row(f"sms:{n}") for n in range(3)]
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 0)] * 3
+    assert sorted(json.loads(r.body)["text"] for r in harness.receiver.requests[tried:]) == [
+        "t0",
+        "t1",
+        "t2",
+    ]
 
 
 async def test_dispatcher_sms_gateway_gets_documented_request(harness: Harness) -> None:
@@ -687,3 +848,21 @@ async def test_dispatcher_two_replicas_send_each_row_once(
             await replica.stop()
         await other_bot.session.close()
         await engine.dispose()
+
+
+async def test_outage_escalated_once_when_a_new_sender_times_it_afresh(harness: Harness) -> None:
+    url = f"{harness.receiver.base_url}/down"
+    school = await add_school(harness, url, escalation_chat_id=-1001000000950)
+    await harness.enqueue(message("pkg:waiting", WebhookPayload(school.id, url, {"n": 1})))
+    effects = CaseDeliveryEffects(harness.svc)
+
+    for down_s in (601.0, 1900.0):  # the first sender, then the replica that took over
+        async with harness.svc.sessions.begin() as session:
+            await effects.channel_down(session, f"webhook:school:{school.id}", down_s)
+
+    async with harness.svc.sessions() as session:
+        query = select(OutboxMessage).where(OutboxMessage.kind == Kind.ESCALATION)
+        [row] = (await session.scalars(query)).all()
+    assert row.recipient == "-1001000000950"
+    text = json.loads(harness.svc.cipher.decrypt_text(row.payload_enc or b""))["params"]["text"]
+    assert school.bin in text and "10" in text  # minutes down, when first escalated
