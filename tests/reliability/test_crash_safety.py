@@ -67,7 +67,14 @@ from tests.factories import signal_payload
 from tests.process import BotProcess, clean_env, free_port, fresh_postgres_database, midday_zone
 from tests.reliability.sends import accepted_sends
 
-pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+# One worker runs the module's tests in a row: its emulator lives in the module's event
+# loop, which runs only while one of these tests does (another test in between would
+# starve the bot process that talks to it).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.xdist_group("crash_safety"),
+]
 
 BURST = 45
 KILL_AFTER = BURST // 3

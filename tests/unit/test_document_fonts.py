@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
@@ -38,7 +39,8 @@ def embedded_fonts(document: bytes) -> dict[str, TTFont]:
     """The TrueType programs embedded in the PDF, by base font name."""
     fonts: dict[str, TTFont] = {}
     for page in PdfReader(io.BytesIO(document)).pages:
-        for ref in page["/Resources"]["/Font"].values():
+        resources: Any = page["/Resources"]
+        for ref in resources["/Font"].values():
             font = ref.get_object()
             descendant = font["/DescendantFonts"][0].get_object()
             program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
