@@ -49,9 +49,7 @@ from tests.reliability.sends import (
 )
 from tests.storage.case_setup import linked_guardian_row
 
-# The two load tests measure send rates of whole processes: on one worker, one after
-# the other, so that neither measures while the other loads the machine.
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("load")]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 SIGNALS = 10_000
 CLIENTS = 50

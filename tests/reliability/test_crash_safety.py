@@ -67,14 +67,10 @@ from tests.factories import signal_payload
 from tests.process import BotProcess, clean_env, free_port, fresh_postgres_database, midday_zone
 from tests.reliability.sends import accepted_sends
 
-# One worker runs the module's tests in a row: its emulator lives in the module's event
-# loop, which runs only while one of these tests does (another test in between would
-# starve the bot process that talks to it).
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.xdist_group("crash_safety"),
-]
+# The module's tests must run in a row on one worker (`--dist loadfile`, pyproject.toml):
+# its emulator lives in the module's event loop, which runs only while one of these
+# tests does; a test of another file in between would starve the bot that talks to it.
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 BURST = 45
 KILL_AFTER = BURST // 3

@@ -73,13 +73,7 @@ from tests.reliability.sends import (
     rejections,
 )
 
-# On one worker with test_burst, one after the other (see there).
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.xdist_group("load"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 GUARDIANS = 200
 CHAT_SCHOOLS, PER_CHAT_SCHOOL = 25, 4  # 12 messages per staff chat: under 20 a minute

@@ -51,7 +51,7 @@ from tests.conftest import DATA_KEY, SIGNAL_SECRET
 from tests.factories import signal_payload
 from tests.storage.case_setup import add_school, mark_forwarded, open_case
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("api_fuzz")]  # one live server
+pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 25
 START_TIMEOUT_S = 30.0
