@@ -46,11 +46,8 @@ class RoundRobin:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        # A connection per update, none kept: under load a replica closed idle pooled
-        # connections just as the balancer reused them ("Server disconnected").
-        connector = aiohttp.TCPConnector(force_close=True)
         try:
-            async with aiohttp.ClientSession(connector=connector) as self._session:
+            async with aiohttp.ClientSession() as self._session:
                 yield self
         finally:
             await runner.cleanup()
