@@ -37,8 +37,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-# `bot` first, so that aiogram loads as `homeschool-bot run` loads it (bot.aiogram_import).
-import bot as homeschool_bot  # noqa: F401  # isort: skip
+from bot.aiogram_import import import_aiogram_lazily  # isort: skip
+
+import_aiogram_lazily()  # aiogram as `homeschool-bot run` loads it, before it is imported below
 import httpx
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession

@@ -36,8 +36,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-# `bot` first, so that aiogram loads as `homeschool-bot run` loads it (bot.aiogram_import).
-import bot as homeschool_bot  # noqa: F401  # isort: skip
+from bot.aiogram_import import import_aiogram_lazily  # isort: skip
+
+import_aiogram_lazily()  # aiogram as `homeschool-bot run` loads it, before it is imported below
 import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession

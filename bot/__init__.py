@@ -1,10 +1,6 @@
 """homeschool-bot: the proactive channel for home schooling under order No. 223.
 
-Every entry point (`python -m bot`, the `homeschool-bot` script, tests) imports this
-package before aiogram, so aiogram's Telegram types are built on first use rather than
-all at start-up (see `bot.aiogram_import`).
+Importing the package loads nothing else: each command of `bot.cli` imports what it
+uses when it runs, and the commands that serve Telegram first import aiogram through
+`bot.aiogram_import` (its types built on first use, not all at start-up).
 """
-
-from bot.aiogram_import import import_aiogram_lazily
-
-import_aiogram_lazily()

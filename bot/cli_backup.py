@@ -26,19 +26,6 @@ from storage.backup import (
 from storage.migrate import upgrade_to_head
 from storage.session import create_engine
 
-BACKUP_COMMANDS = frozenset({"backup", "restore"})
-
-
-def add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    backup = commands.add_parser(
-        "backup", help="consistent copy of the SQLite database, also while `run` serves"
-    )
-    backup.add_argument("path", type=Path, metavar="PATH")
-    restore = commands.add_parser(
-        "restore", help="replace the SQLite database by a backup (the service must be stopped)"
-    )
-    restore.add_argument("path", type=Path, metavar="PATH")
-
 
 def run_backup_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run `backup` or `restore`; exit code 2 when it cannot be done, nothing changed."""

@@ -1,4 +1,7 @@
-"""`homeschool-bot schools import|invite|key` and `stats`: arguments, file reading, printing."""
+"""`homeschool-bot schools import|invite|key` and `stats`: file reading, running, printing.
+
+Their arguments are declared in `bot.cli`, which imports this module only to run one.
+"""
 
 from __future__ import annotations
 
@@ -22,28 +25,13 @@ from bot.services.schools import create_school_invite, issue_school_api_key
 from bot.services.stats import collect_stats, format_stats
 from bot.settings import Settings
 
-SCHOOL_COMMANDS = frozenset({"schools", "stats"})
-
 
 class RegistryFileError(Exception):
     """The file cannot be read as a registry at all (exit code 2)."""
 
 
-def add_school_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `schools import|invite|key` and `stats` on the top-level sub-commands."""
-    schools = commands.add_parser("schools", help="manage the school registry")
-    actions = schools.add_subparsers(dest="schools_action", required=True, metavar="ACTION")
-    upsert = actions.add_parser("import", help="upsert schools from a CSV file (by BIN)")
-    upsert.add_argument("file", type=Path, metavar="FILE.csv")
-    invite = actions.add_parser("invite", help="print a one-time code that links a staff chat")
-    invite.add_argument("bin", metavar="BIN")
-    key = actions.add_parser("key", help="print a new decision-API key (the old one stops)")
-    key.add_argument("bin", metavar="BIN")
-    commands.add_parser("stats", help="counts by status, consent rate, median times, overdue")
-
-
 def run_school_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one of SCHOOL_COMMANDS and return the process exit code."""
+    """Run `schools ...` or `stats` and return the process exit code."""
     lines: list[RegistryLine] = []
     if args.command == "schools" and args.schools_action == "import":
         try:

@@ -23,30 +23,9 @@ from bot.logs import setup_logging
 from bot.services.case_views import case_number
 from bot.texts import Lang
 
-__all__ = ["DemoFailed", "DemoOptions", "add_demo_command", "run_demo", "run_demo_command"]
+__all__ = ["DemoFailed", "DemoOptions", "run_demo", "run_demo_command"]
 
 _LANG_NAMES = {Lang.KK: "in Kazakh", Lang.RU: "in Russian"}
-
-
-def add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `demo` and its options."""
-    demo = commands.add_parser(
-        "demo",
-        help="the whole story offline: emulated Telegram, health system, guardian, school",
-    )
-    demo.add_argument(
-        "--lang",
-        choices=[lang.value for lang in Lang],
-        default=Lang.KK.value,
-        help="the guardian's language (default: kk)",
-    )
-    demo.add_argument("--refuse", action="store_true", help="the school refuses instead")
-    demo.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="folder for the PDFs (default: a new ./demo-output/<timestamp>)",
-    )
 
 
 def run_demo_command(args: argparse.Namespace) -> int:

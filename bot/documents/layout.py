@@ -11,6 +11,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
 
+from bot.documents.fonts import add_shared_fonts
 from bot.documents.text import Lang, clean_text, format_datetime
 
 FONT_FAMILY = "roboto"
@@ -69,8 +70,7 @@ class OfficialPdf(FPDF):
         self, *, language: Lang, title: str, case_number: str, generated_at: datetime
     ) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
-        for style, path in FONT_FILES.items():
-            self.add_font(FONT_FAMILY, style, path)
+        add_shared_fonts(self, FONT_FAMILY, FONT_FILES)
         self.set_font(FONT_FAMILY, size=_TEXT)
         self._supported = _code_points(self.fonts[FONT_FAMILY])
         texts = FOOTERS[language]

@@ -21,8 +21,8 @@ from bot.services.access import Actor, guardian_lang, lock_own_case
 from bot.services.case_views import case_view, school_name, validity_text
 from bot.services.messages import REMOVE_KEYBOARD, Button, text_message
 from bot.texts import Lang
-from storage.models import Application, Case, Guardian, School
-from storage.repositories.schools import get_school
+from storage.models import Application, Case, Guardian
+from storage.repositories.schools import find_schools, get_school
 
 ADDRESS_MIN, ADDRESS_MAX = 10, 300
 # The service is for primary, basic and general secondary education: grades 1 to 11.
@@ -281,16 +281,19 @@ async def choose_school(svc: Services, actor: Actor, case_id: str, school_id: in
 
 
 async def search_schools(svc: Services, actor: Actor, case_id: str, raw: str) -> Step:
-    """Offer up to 8 registry schools whose name (kk or ru) contains the typed words."""
+    """Offer up to 8 registry schools with a word starting with each typed word (kk or ru
+    name, locality, BIN). The registry is searched before the case is locked, through
+    its word index, so a search holds no lock while it reads."""
     query = clean_text(raw)
     if len(query) < 2:
         raise DomainError("form.school_query_short", "query too short")
     if len(query) > SCHOOL_QUERY_MAX:
         raise DomainError("form.school_query_short", "query too long")
+    async with svc.sessions() as session:
+        found = await find_schools(session, query, MAX_SCHOOL_RESULTS)
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
         lang = guardian_lang(guardian)
-        found = await _matching_schools(session, query)
         if found:
             text = svc.texts(lang, "form.school_results")
             buttons = [
@@ -309,19 +312,3 @@ async def search_schools(svc: Services, actor: Actor, case_id: str, raw: str) ->
         )
         await enqueue(session, svc.cipher, svc.clock.now(), message)
     return Step.SCHOOL
-
-
-async def _matching_schools(session: AsyncSession, query: str) -> list[School]:
-    """Case-insensitive match in Python: SQLite's LIKE folds only ASCII, not Cyrillic."""
-    words = query.casefold().split()
-    result = await session.execute(select(School).order_by(School.id))
-    matches = []
-    for school in result.scalars():
-        haystack = " ".join(
-            filter(None, (school.name_kk, school.name_ru, school.locality, school.bin))
-        ).casefold()
-        if all(word in haystack for word in words):
-            matches.append(school)
-            if len(matches) == MAX_SCHOOL_RESULTS:
-                break
-    return matches

@@ -19,6 +19,7 @@ from storage.repositories.schools import (
     get_school,
     map_schools_by_bin,
     map_staff_chats,
+    replace_school_words,
 )
 
 _CHAT_ID = re.compile(r"^-?[0-9]{1,16}$")
@@ -219,6 +220,7 @@ async def _upsert_schools(
                 setattr(school, name, value)
         school.updated_at = now
     await session.flush()
+    await replace_school_words(session, list({row.bin: schools[row.bin] for row in rows}.values()))
     return created
 
 

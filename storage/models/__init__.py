@@ -6,7 +6,7 @@ from storage.models.cases import Application, Case, ConsentRecord, ConsentText, 
 from storage.models.fsm import FsmRecord
 from storage.models.guardians import Guardian
 from storage.models.outbox import OutboxMessage
-from storage.models.schools import School, StaffChat
+from storage.models.schools import School, SchoolWord, StaffChat
 from storage.models.tokens import LinkToken
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "LinkToken",
     "OutboxMessage",
     "School",
+    "SchoolWord",
     "StaffChat",
     "UtcDateTime",
     "table_of",

@@ -28,6 +28,25 @@ class School(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+SEARCH_WORD_LENGTH = 100
+_SEARCH_WORD = String(SEARCH_WORD_LENGTH).with_variant(
+    String(SEARCH_WORD_LENGTH, collation="C"), "postgresql"
+)
+"""Compared by code point on both databases (SQLite's default), so that a prefix is a range."""
+
+
+class SchoolWord(Base):
+    """One searchable word of a school (names, locality, BIN), case-folded: a guardian's
+    typed words are looked up as prefixes in this table's primary-key index."""
+
+    __tablename__ = "school_words"
+
+    word: Mapped[str] = mapped_column(_SEARCH_WORD, primary_key=True)
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class StaffChat(Base):
     """A Telegram chat that is one school's inbox (linked by import or `/link CODE`)."""
 

@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import School, StaffChat
+from storage.models import School, SchoolWord, StaffChat, table_of
+from storage.models.schools import SEARCH_WORD_LENGTH
 from storage.repositories.tokens import token_hash
 
 # Bound parameters per IN (...) query: far below SQLite's and asyncpg's 32k limits.
 _IN_CHUNK = 1000
+_WORD = re.compile(r"\w+")
+_AFTER_EVERY_WORD = "\U0010ffff"  # the last code point: `word < prefix + this` ends a prefix
+
+
+def search_words(*texts: str | None) -> set[str]:
+    """The words a text is searched by: NFC, case-folded (Cyrillic too, which SQLite's
+    LIKE does not fold), split at everything but letters and digits ("№12" is "12")."""
+    words: set[str] = set()
+    for text in texts:
+        if text:
+            folded = unicodedata.normalize("NFC", text).casefold()
+            words.update(word[:SEARCH_WORD_LENGTH] for word in _WORD.findall(folded))
+    return words
+
+
+async def replace_school_words(session: AsyncSession, schools: Sequence[School]) -> None:
+    """Store the search words of `schools` (flushed, so with ids) from their current names."""
+    ids = [school.id for school in schools]
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        await session.execute(delete(SchoolWord).where(SchoolWord.school_id.in_(chunk)))
+    rows = [
+        {"word": word, "school_id": school.id}
+        for school in schools
+        for word in sorted(
+            search_words(school.bin, school.name_kk, school.name_ru, school.locality)
+        )
+    ]
+    for start in range(0, len(rows), _IN_CHUNK):
+        await session.execute(insert(table_of(SchoolWord)), rows[start : start + _IN_CHUNK])
+
+
+async def find_schools(session: AsyncSession, query: str, limit: int) -> Sequence[School]:
+    """Schools having, for every word of `query`, a word that starts with it; by id.
+
+    Each typed word is one range of the `school_words` primary key, so a search reads
+    a few index entries and at most `limit` schools, however large the registry.
+    """
+    prefixes = sorted(search_words(query))
+    if not prefixes:
+        return []
+    statement = select(School)
+    for prefix in prefixes:
+        having_word = select(SchoolWord.school_id).where(
+            SchoolWord.word >= prefix, SchoolWord.word < prefix + _AFTER_EVERY_WORD
+        )
+        statement = statement.where(School.id.in_(having_word))
+    result = await session.execute(statement.order_by(School.id).limit(limit))
+    return result.scalars().all()
 
 
 async def get_school_by_bin(session: AsyncSession, bin_: str) -> School | None:

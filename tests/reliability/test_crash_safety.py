@@ -67,6 +67,9 @@ from tests.factories import signal_payload
 from tests.process import BotProcess, clean_env, free_port, fresh_postgres_database, midday_zone
 from tests.reliability.sends import accepted_sends
 
+# The module's tests must run in a row on one worker (`--dist loadfile`, pyproject.toml):
+# its emulator lives in the module's event loop, which runs only while one of these
+# tests does; a test of another file in between would starve the bot that talks to it.
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 BURST = 45
