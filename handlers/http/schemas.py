@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from bot.cases.status import CaseStatus
 from bot.services.decisions import REASON_MAX, REASON_MIN
@@ -52,10 +52,21 @@ class ReadyAnswer(BaseModel):
     database: str
 
 
+# What `_decision_is_consistent` checks, stated in the schema (JSON Schema if/then/else).
+_DECISION_RULE = {
+    "if": {"properties": {"decision": {"const": "refused"}}},
+    "then": {
+        "required": ["ground", "reason"],
+        "properties": {"ground": {"type": "integer"}, "reason": {"type": "string"}},
+    },
+    "else": {"properties": {"ground": {"type": "null"}, "reason": {"type": "null"}}},
+}
+
+
 class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_DECISION_RULE)
     decision: Literal["accepted", "refused"]
-    ground: Annotated[int, Field(ge=1, le=3)] | None = None
+    ground: Annotated[StrictInt, Field(ge=1, le=3)] | None = None
     reason: (
         Annotated[
             str,
@@ -65,10 +76,13 @@ class DecisionRequest(BaseModel):
     ) = None
 
     @model_validator(mode="after")
-    def _refusal_is_reasoned(self) -> DecisionRequest:
-        """A refusal names one of the three legal grounds and says why (annex 1, item 9)."""
+    def _decision_is_consistent(self) -> DecisionRequest:
+        """A refusal names one of the three legal grounds and says why (annex 1, item 9);
+        an acceptance carries neither, so a sender's mix-up is not silently recorded."""
         if self.decision == "refused" and (self.ground is None or self.reason is None):
             raise ValueError("a refusal needs `ground` (1, 2 or 3) and `reason`")
+        if self.decision == "accepted" and (self.ground is not None or self.reason is not None):
+            raise ValueError("an acceptance has no `ground` or `reason`")
         return self
 
 

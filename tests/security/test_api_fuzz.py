@@ -88,6 +88,7 @@ class SigningSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         path = request.path_url.split("?")[0]
+        method = request.method or "GET"
         if path.endswith("/decision"):
             request.headers["Authorization"] = f"Bearer {self._api_key}"
         elif path.startswith("/api/v1/"):
@@ -95,7 +96,8 @@ class SigningSession(requests.Session):
             raw = (
                 body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else b""
             )
-            request.headers.update(signed_headers(SIGNAL_SECRET, raw, time.time()))
+            target = request.path_url
+            request.headers.update(signed_headers(SIGNAL_SECRET, method, target, raw, time.time()))
         return super().send(request, **kwargs)
 
 
