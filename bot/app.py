@@ -20,6 +20,7 @@ from bot.settings import Settings
 from bot.telegram import TelegramRunner, build_bot, build_dispatcher
 from bot.texts import Texts
 from handlers.http.app import build_web_app
+from handlers.http.server import PrivateAppRunner
 from scheduler.calendar import load_calendar
 from scheduler.setup import build_scheduler
 from storage.crypto import DataCipher, load_or_create_key_file
@@ -42,7 +43,7 @@ def build_cipher(settings: Settings) -> DataCipher:
 async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
     """Open the database (migrated to head) and yield the services; dispose on exit."""
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = create_engine(settings.DATABASE_URL)
     try:
         await upgrade_to_head(engine)
@@ -90,7 +91,7 @@ async def run_application(
             stack.push_async_callback(telegram.close)
             if telegram.webhook_mode:
                 telegram.mount_webhook(web_app)
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = PrivateAppRunner(web_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.HTTP_HOST, settings.HTTP_PORT).start()

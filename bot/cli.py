@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from cryptography.fernet import Fernet
@@ -14,6 +15,8 @@ from bot.demo import add_demo_command, run_demo_command
 from bot.logs import setup_logging
 from bot.services.rekey import rekey_personal_data
 from bot.settings import Settings, SettingsError, load_settings
+
+PRIVATE_UMASK = 0o077
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +62,9 @@ async def _rekey(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Every file we create (SQLite database, its WAL, the generated key, PDFs) is ours
+    # alone: they hold personal data, or the key to it.
+    os.umask(PRIVATE_UMASK)
     args = _parser().parse_args(argv)
     if args.command == "keygen":
         print(Fernet.generate_key().decode())  # noqa: T201

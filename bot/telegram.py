@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -14,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -118,7 +120,9 @@ class CheckedWebhook(SimpleRequestHandler):
             update = Update.model_validate(strict_json(body), context={"bot": self.bot})
         except ValueError as exc:  # pydantic's ValidationError is one too
             raise HttpProblem(400, "invalid_update", _first_line(exc)) from None
-        result = await self.dispatcher.feed_webhook_update(self.bot, update, **self.data)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            self.bot, update, **self.data
+        )
         return web.Response(body=self._build_response_writer(bot=self.bot, result=result))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 from collections.abc import Callable
 from functools import partial
@@ -13,7 +15,9 @@ from pydantic import BaseModel
 
 from handlers.http.errors import HttpProblem
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+BODY_READ_TIMEOUT_S = 10.0
 MAX_NUMBER_DIGITS = 20
 T = TypeVar("T", int, float)
 
@@ -25,17 +29,37 @@ def model_response(model: BaseModel, status: int = 200) -> web.Response:
 
 
 async def read_limited_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """Read the raw body, refusing with 413 as soon as it is known to exceed `limit`."""
+    """Read the raw body: 413 as soon as it is known to exceed `limit`, 408 when the
+    client stalls, and one log line (no traceback) when it drops the connection.
+
+    Without the time limit a client that stops mid-body holds its request, and a
+    graceful stop, for as long as it likes.
+    """
     too_large = HttpProblem(413, "body_too_large", f"the body must be at most {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(16 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+            async for chunk in request.content.iter_chunked(16 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        log.info(
+            "%s %s: body not received within %s s",
+            request.method,
+            request.path,
+            BODY_READ_TIMEOUT_S,
+        )
+        raise HttpProblem(
+            408, "request_timeout", f"the body was not received within {BODY_READ_TIMEOUT_S:g} s"
+        ) from None
+    except ConnectionResetError:
+        log.info("%s %s: the client closed the connection mid-body", request.method, request.path)
+        raise HttpProblem(400, "incomplete_body", "the connection closed mid-body") from None
     return b"".join(chunks)
 
 

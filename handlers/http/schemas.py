@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 from bot.cases.status import CaseStatus
 from bot.services.decisions import REASON_MAX, REASON_MIN
@@ -53,7 +54,7 @@ class ReadyAnswer(BaseModel):
 
 
 # What `_decision_is_consistent` checks, stated in the schema (JSON Schema if/then/else).
-_DECISION_RULE = {
+_DECISION_RULE: JsonDict = {
     "if": {"properties": {"decision": {"const": "refused"}}},
     "then": {
         "required": ["ground", "reason"],

@@ -26,10 +26,12 @@ async def run_purge_personal_data(svc: Services) -> int:
     guardians = await sweep(svc, list_guardian_purge_candidates, purge_guardian)
     rest = await purge_housekeeping(svc)
     log.info(
-        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs",
+        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs, "
+        "%d Redis dialogs given a lifetime",
         cases,
         guardians,
         rest.outbox_payloads,
         rest.fsm_records,
+        rest.redis_dialogs_bounded,
     )
     return cases
