@@ -14,9 +14,9 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -75,6 +75,20 @@ def _readable_name(value: str) -> str:
     if len(visible) < 2:
         raise ValueError("is too short")
     return visible
+
+
+def _json_integer(value: object) -> object:
+    """Only a JSON number is a number: `"4"` and `true` are not, `4.0` is (JSON Schema)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON (and JSON Schema) reads it; a fraction fails the `int` validation.
+# Put it after any `Field` constraints, or they drop out of the JSON schema.
+JSON_INTEGER = BeforeValidator(_json_integer)
 
 
 def _valid_iin(value: str) -> str:
@@ -169,7 +183,7 @@ class Guardian(_Strict):
 
 class SchoolRef(_Strict):
     bin: Bin
-    grade: Annotated[StrictInt, Field(ge=GRADES[0], le=GRADES[1])] | None = None
+    grade: Annotated[int, Field(ge=GRADES[0], le=GRADES[1]), JSON_INTEGER] | None = None
 
 
 class VkkSignal(_Strict):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.config import JsonDict
 
 from bot.cases.status import CaseStatus
 from bot.services.decisions import REASON_MAX, REASON_MIN
-from bot.signals import FieldError
+from bot.signals import JSON_INTEGER, FieldError
 
 
 class IntakeAnswer(BaseModel):
@@ -67,7 +67,7 @@ _DECISION_RULE: JsonDict = {
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_DECISION_RULE)
     decision: Literal["accepted", "refused"]
-    ground: Annotated[StrictInt, Field(ge=1, le=3)] | None = None
+    ground: Annotated[int, Field(ge=1, le=3), JSON_INTEGER] | None = None
     reason: (
         Annotated[
             str,

@@ -60,7 +60,7 @@ SIGNAL_ATTACKS: list[Any] = [
     ("grade-21-digits", raw_in("school", "grade", "1" + "0" * 20), 400, None),
     ("grade-true", payload_with(school={"grade": True}), 422, "school.grade"),
     ("grade-string", payload_with(school={"grade": "4"}), 422, "school.grade"),
-    ("grade-float", raw_in("school", "grade", "4.0"), 422, "school.grade"),
+    ("grade-fraction", raw_in("school", "grade", "4.5"), 422, "school.grade"),
     ("grade-0", payload_with(school={"grade": 0}), 422, "school.grade"),
     ("grade-nan", raw_in("school", "grade", "NaN"), 400, None),
     ("grade-1e999", raw_in("school", "grade", "1e999"), 400, None),
@@ -185,8 +185,8 @@ DECISION_ATTACKS: list[Any] = [
         422,
     ),
     (
-        "ground-float",
-        b'{"decision": "refused", "ground": 1.0, "reason": "Incomplete package"}',
+        "ground-fraction",
+        b'{"decision": "refused", "ground": 1.5, "reason": "Incomplete package"}',
         422,
     ),
     (
