@@ -53,7 +53,7 @@ class ReadyAnswer(BaseModel):
     database: str
 
 
-# What `_decision_is_consistent` checks, stated in the schema (JSON Schema if/then/else).
+# What `_refusal_is_reasoned` checks, stated in the schema (JSON Schema if/then/else).
 _DECISION_RULE: JsonDict = {
     "if": {"properties": {"decision": {"const": "refused"}}},
     "then": {
@@ -77,11 +77,11 @@ class DecisionRequest(BaseModel):
     ) = None
 
     @model_validator(mode="after")
-    def _decision_is_consistent(self) -> DecisionRequest:
-        """A refusal names one of the three legal grounds and says why (annex 1, item 9);
-        an acceptance carries neither, so a sender's mix-up is not silently recorded."""
+    def _refusal_is_reasoned(self) -> DecisionRequest:
+        """A refusal names one of the three legal grounds and says why (annex 1, item 9)."""
         if self.decision == "refused" and (self.ground is None or self.reason is None):
             raise ValueError("a refusal needs `ground` (1, 2 or 3) and `reason`")
+        # An acceptance carries neither: a sender's mix-up is refused, not recorded.
         if self.decision == "accepted" and (self.ground is not None or self.reason is not None):
             raise ValueError("an acceptance has no `ground` or `reason`")
         return self
