@@ -13,6 +13,7 @@ import logging
 from http import HTTPStatus
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMethod
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -44,7 +45,9 @@ class PrivateRequestHandler(RequestHandler):
     ) -> web.StreamResponse:
         """Answer `status` with its reason phrase only; log the error's kind, not its text."""
         kind = type(exc).__name__ if exc is not None else "no exception"
-        log.warning("refused a request aiohttp could not handle: %s %s", status, kind)
+        # Like aiohttp: a wrong method is what scanners and TLS on a plain port send.
+        level = logging.DEBUG if isinstance(exc, BadHttpMethod) else logging.WARNING
+        log.log(level, "refused a request aiohttp could not handle: %s %s", status, kind)
         if request.writer.output_size > 0:
             raise ConnectionError("the answer was already being sent")
         response = web.Response(status=status, text=f"{status} {_phrase(status)}\n")

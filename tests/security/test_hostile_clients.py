@@ -125,20 +125,19 @@ def test_client_dropping_mid_upload_logs_one_short_line(server: BotProcess) -> N
     [
         pytest.param(
             signal_head(10).replace(b"Content-Length: 10", b"Transfer-Encoding: chunked")
-            + b"zz\r\n"
-            + personal_body()
-            + b"\r\n0\r\n\r\n",
-            id="bad-chunk-size-before-personal-data",
+            + f"{IIN} {PHONE}\r\n".encode()
+            + b"0\r\n\r\n",
+            id="personal-data-as-chunk-size",
         ),
         pytest.param(
-            signal_head(2, **{"X-Child": f"{IIN} {PHONE}"}).replace(b"X-Child", b"X-Ch\x01ld")
-            + b"{}",
-            id="control-byte-in-a-header-name-with-personal-data",
+            signal_head(2, **{"X-Ch\x01ld": f"{IIN} {PHONE} {NAME}"}) + b"{}",
+            id="control-byte-in-a-header-name",
         ),
         pytest.param(
-            f"GET /healthz?{IIN}={PHONE} HTTP/1.1\r\nContent-Length: -1\r\n\r\n".encode(),
-            id="negative-length-after-personal-data-in-the-query",
+            signal_head(2, **{"X-Child": f"{IIN} {PHONE} {NAME}\x01"}) + b"{}",
+            id="control-byte-in-a-header-value",
         ),
+        pytest.param(f"P{IIN} /x HTTP/1.1\r\n\r\n".encode(), id="personal-data-as-method"),
     ],
 )
 def test_broken_framing_is_a_400_that_echoes_and_logs_no_request_bytes(
@@ -149,7 +148,6 @@ def test_broken_framing_is_a_400_that_echoes_and_logs_no_request_bytes(
     assert status_of(answer) == 400
     text = answer.decode(errors="replace")
     assert [value for value in (IIN, PHONE, NAME, "7017654321") if value in text] == []
-    assert "refused a request aiohttp could not handle: 400" in server.output()
     assert_still_healthy(server)
 
 
