@@ -385,3 +385,42 @@ def test_settings_sqlite_data_dir_follows_database_file(
     monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:////srv/bot/state/db.sqlite")
 
     assert load_settings().data_dir == Path("/srv/bot/state")
+
+
+GOOD_WEBHOOK_SECRET = "A-z_0123456789abcdefghijklmnopqrs"  # 33 characters
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"WEBHOOK_BASE_URL": "https://bot.kz"}, "webhook mode (WEBHOOK_BASE_URL is set) needs it"),
+        ({"WEBHOOK_BASE_URL": "https://bot.kz", "WEBHOOK_SECRET": "x" * 31}, "must be 32 to 256"),
+        ({"WEBHOOK_SECRET": "x" * 257}, "must be 32 to 256"),
+        ({"WEBHOOK_SECRET": "x" * 31 + "!"}, "must be 32 to 256"),
+        ({"WEBHOOK_SECRET": "ж" * 32}, "must be 32 to 256"),
+    ],
+    ids=["webhook-without-secret", "short", "long", "punctuation", "cyrillic"],
+)
+def test_settings_webhook_secret_rule_names_the_setting(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert str(raised.value).startswith("invalid configuration: WEBHOOK_SECRET: ")
+    assert problem in str(raised.value)
+    assert env.get("WEBHOOK_SECRET", "\0") not in str(raised.value)
+
+
+def test_settings_webhook_mode_with_a_strong_secret_loads(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_BASE_URL", "https://bot.kz")
+    monkeypatch.setenv("WEBHOOK_SECRET", GOOD_WEBHOOK_SECRET)
+
+    secret = load_settings().WEBHOOK_SECRET
+
+    assert secret is not None and secret.get_secret_value() == GOOD_WEBHOOK_SECRET
