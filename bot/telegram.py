@@ -119,14 +119,14 @@ class CheckedWebhook(SimpleRequestHandler):
         try:
             update = Update.model_validate(strict_json(body), context={"bot": self.bot})
         except ValueError as exc:  # pydantic's ValidationError is one too
-            raise HttpProblem(400, "invalid_update", _first_line(exc)) from None
+            raise HttpProblem(400, "invalid_update", _update_problem(exc)) from None
         result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
             self.bot, update, **self.data
         )
         return web.Response(body=self._build_response_writer(bot=self.bot, result=result))
 
 
-def _first_line(exc: ValueError) -> str:
+def _update_problem(exc: ValueError) -> str:
     """The reason without pydantic's echo of the input (it may carry personal data)."""
     if isinstance(exc, ValidationError):
         return f"not a Telegram update ({exc.error_count()} invalid fields)"
