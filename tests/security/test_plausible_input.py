@@ -28,6 +28,7 @@ from tests.security.flow import case_status
 from tests.storage.case_setup import add_school, mark_forwarded, open_case
 
 Client = TestClient[web.Request, web.Application]
+pytestmark = pytest.mark.usefixtures("service_stays_healthy")
 RAW = "__raw__"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 

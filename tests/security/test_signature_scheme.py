@@ -24,6 +24,7 @@ from tests.factories import SIGNAL_PATH, signed
 from tests.security.flow import case_status, link_guardian, make_person, open_signal
 
 Client = TestClient[web.Request, web.Application]
+pytestmark = pytest.mark.usefixtures("service_stays_healthy")
 
 
 def revocation(signal_id: str) -> str:
