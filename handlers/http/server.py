@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 MAX_LINE_BYTES = 8190
 MAX_FIELD_BYTES = 8190
 MAX_HEADERS = 64
-# An idle (or half-sent header) connection is closed after this; Telegram and load
-# balancers reconnect as needed.
-KEEPALIVE_S = 15.0
+# An idle (or half-sent header) connection is closed after this. Longer than the idle
+# timeout of load balancers and HTTP clients (60 s, aiohttp's 15 s), so they close a
+# kept-alive connection first: closing it here races with a request reusing it.
+KEEPALIVE_S = 75.0
 # On stop, requests in flight get this long before they are cancelled.
 SHUTDOWN_GRACE_S = 3.0
 # After an answer to an unread body (408, 413), the rest may still come in for this
