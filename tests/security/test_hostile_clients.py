@@ -67,7 +67,8 @@ def status_of(answer: bytes) -> int:
 
 
 def signal_head(length: int, **extra: str) -> bytes:
-    lines = [f"POST {SIGNAL_PATH} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {length}"]
+    lines = [f"POST {SIGNAL_PATH} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines.append(f"Content-Length: {length}")
     lines += ["Content-Type: application/json", *(f"{k}: {v}" for k, v in extra.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
@@ -183,7 +184,9 @@ def test_malformed_signature_header_is_a_plain_401(
 
 
 def test_method_not_allowed_keeps_the_allow_header(server: BotProcess) -> None:
-    answer = exchange(server.port, b"GET /api/v1/signals/vkk HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = exchange(
+        server.port, b"GET /api/v1/signals/vkk HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
 
     head = answer.split(b"\r\n\r\n", 1)[0].decode().lower()
     assert status_of(answer) == 405
