@@ -32,6 +32,7 @@ from bot.signing import signed_headers
 from tests.factories import signal_payload
 
 SECRET = b"bench-secret"
+SIGNAL_PATH = "/api/v1/signals/vkk"
 
 
 def free_port() -> int:
@@ -106,7 +107,7 @@ async def load(port: int, bodies: list[bytes], concurrency: int) -> tuple[float,
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    url = f"http://127.0.0.1:{port}/api/v1/signals/vkk"
+    url = f"http://127.0.0.1:{port}{SIGNAL_PATH}"
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -115,7 +116,7 @@ async def load(port: int, bodies: list[bytes], concurrency: int) -> tuple[float,
                 body = queue.get_nowait()
                 headers = {
                     "Content-Type": "application/json",
-                    **signed_headers(SECRET, body, time.time()),
+                    **signed_headers(SECRET, "POST", SIGNAL_PATH, body, time.time()),
                 }
                 started = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as resp:

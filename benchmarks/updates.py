@@ -95,7 +95,7 @@ from tests.conftest import ALMATY
 from tests.e2e.harness import TOKEN, WORKING_MORNING, eventually, stack_settings
 from tests.factories import make_bin, make_phone, signal_payload
 
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-0123456789abcdef"
 SCRIPT = ("/status", "agree", "sticker", "address", "/help", "confirm", "/status")
 WARMUP_GUARDIANS = 16
 SCHOOLS = 20

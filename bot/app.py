@@ -33,6 +33,7 @@ from bot.startup import (
 from bot.telegram import TelegramRunner, build_bot, build_dispatcher
 from bot.texts import Texts
 from handlers.http.app import build_web_app
+from handlers.http.server import PrivateAppRunner
 from scheduler.calendar import load_calendar
 from scheduler.setup import build_scheduler
 from storage.backup import DatabaseInUse, database_lock, sqlite_file
@@ -88,7 +89,7 @@ def _hold_database(stack: AsyncExitStack, settings: Settings, database: Path) ->
     open the file once without aiosqlite, whose worker thread outlives a failed connect
     and then prints a traceback of its own at exit."""
     try:
-        database.parent.mkdir(parents=True, exist_ok=True)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         stack.enter_context(database_lock(database, exclusive=False))
         with closing(sqlite3.connect(database)) as connection:
             connection.execute("PRAGMA schema_version")  # the file opens on first use
@@ -158,7 +159,7 @@ async def run_application(
             stack.push_async_callback(telegram.close)
             if telegram.webhook_mode:
                 telegram.mount_webhook(web_app)
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = PrivateAppRunner(web_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         try:

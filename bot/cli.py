@@ -9,6 +9,7 @@ Telegram types are built on first use rather than all at start-up.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from bot.texts import Lang
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+PRIVATE_UMASK = 0o077
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +114,9 @@ async def _rekey(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Every file we create (SQLite database, its WAL, the generated key, PDFs) is ours
+    # alone: they hold personal data, or the key to it.
+    os.umask(PRIVATE_UMASK)
     args = _parser().parse_args(argv)
     if args.command == "keygen":
         from cryptography.fernet import Fernet

@@ -5,11 +5,12 @@ Names follow DESIGN 4.2 exactly (no prefix): peer systems and operators rely on 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -18,6 +19,9 @@ from bot.clock import service_zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/homeschool.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+# Telegram's alphabet for secret_token (1-256 characters); 32 makes it unguessable.
+WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,256}")
+SECRET_RULE = "32 to 256 characters of A-Z, a-z, 0-9, _ and -"
 
 
 class SettingsError(Exception):
@@ -43,7 +47,8 @@ class Settings(BaseSettings):
     HTTP_HOST: str = "127.0.0.1"
     HTTP_PORT: int = Field(default=8080, ge=0, le=65535)
     WEBHOOK_BASE_URL: str | None = None
-    WEBHOOK_SECRET: SecretStr | None = None
+    # Validated even when unset: webhook mode needs it (`_check_webhook_secret`).
+    WEBHOOK_SECRET: SecretStr | None = Field(default=None, validate_default=True)
     SIGNAL_SECRETS: SecretStr = SecretStr("")
     DATA_KEY: SecretStr | None = None
     TIMEZONE: str = "Asia/Almaty"
@@ -97,6 +102,21 @@ class Settings(BaseSettings):
                         "each key must be 32 url-safe base64-encoded bytes "
                         "(make one with `homeschool-bot keygen`)"
                     ) from exc
+        return value
+
+    @field_validator("WEBHOOK_SECRET")
+    @classmethod
+    def _check_webhook_secret(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        """Webhook mode never runs open: without the secret anyone could post updates,
+        e.g. a forged contact that links a stranger as a child's guardian."""
+        if value is None:
+            if info.data.get("WEBHOOK_BASE_URL") is not None:
+                raise ValueError(f"webhook mode (WEBHOOK_BASE_URL is set) needs it: {SECRET_RULE}")
+            return None
+        if not WEBHOOK_SECRET_SHAPE.fullmatch(value.get_secret_value()):
+            raise ValueError(f"must be {SECRET_RULE}")
         return value
 
     @field_validator("TIMEZONE")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -13,24 +15,34 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.methods import TelegramMethod
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.fsm_storage import build_fsm_storage
 from bot.response_models import KeepResponseModels
 from bot.runtime import Services
 from bot.texts import Lang
+from handlers.http.bodies import read_limited_body, strict_json
+from handlers.http.errors import HttpProblem
 from handlers.telegram import errors, unexpected
 from handlers.telegram.guardian import commands, consent, form, start
 from handlers.telegram.guardian import hearing as guardian_hearing
-from handlers.telegram.middlewares import ContextMiddleware, TimingMiddleware
+from handlers.telegram.middlewares import (
+    ContextMiddleware,
+    TimingMiddleware,
+    UnknownUpdateMiddleware,
+)
 from handlers.telegram.staff import decisions as staff_decisions
 from handlers.telegram.staff import link as staff_link
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1024 * 1024
 COMMANDS = ("start", "status", "help", "language", "withdraw", "cancel")
 
 
@@ -53,6 +65,9 @@ def build_dispatcher(svc: Services) -> Dispatcher:
         storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
     )
     dp = Dispatcher(storage=storage, events_isolation=isolation, svc=svc)
+    dp.update.outer_middleware(
+        UnknownUpdateMiddleware(svc.metrics.unexpected_updates.labels("unknown").inc)
+    )
     context = ContextMiddleware()
     timing = TimingMiddleware(svc.metrics.observer())
     for observer in (dp.message, dp.callback_query):
@@ -109,6 +124,37 @@ class PollingOutageLog(logging.Filter):
         return True
 
 
+class CheckedWebhook(SimpleRequestHandler):
+    """aiogram's webhook handler, with the secret checked before anything else and any
+    body that is not an update answered 400 (a 5xx makes Telegram retry for hours)."""
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        """Compare bytes: any header value, non-ASCII included, is just a wrong secret."""
+        expected = (self.secret_token or "").encode()
+        given = telegram_secret_token.encode("utf-8", "replace")
+        return bool(expected) and hmac.compare_digest(given, expected)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), self.bot):
+            raise HttpProblem(401, "unauthorized", f"missing or wrong {SECRET_HEADER}")
+        body = await read_limited_body(request, MAX_UPDATE_BYTES)
+        try:
+            update = Update.model_validate(strict_json(body), context={"bot": self.bot})
+        except ValueError as exc:  # pydantic's ValidationError is one too
+            raise HttpProblem(400, "invalid_update", _update_problem(exc)) from None
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            self.bot, update, **self.data
+        )
+        return web.Response(body=self._build_response_writer(bot=self.bot, result=result))
+
+
+def _update_problem(exc: ValueError) -> str:
+    """The reason without pydantic's echo of the input (it may carry personal data)."""
+    if isinstance(exc, ValidationError):
+        return f"not a Telegram update ({exc.error_count()} invalid fields)"
+    return str(exc)
+
+
 @dataclass
 class TelegramRunner:
     """Starts and stops the bot in polling or webhook mode."""
@@ -126,11 +172,12 @@ class TelegramRunner:
     def mount_webhook(self, app: web.Application) -> None:
         """Updates are processed before the 200 answer: a crash never loses an acked update."""
         secret = self.svc.settings.WEBHOOK_SECRET
-        SimpleRequestHandler(
+        assert secret is not None, "settings refuse webhook mode without WEBHOOK_SECRET"
+        CheckedWebhook(
             dispatcher=self.dispatcher,
             bot=self.bot,
             handle_in_background=False,
-            secret_token=secret.get_secret_value() if secret else None,
+            secret_token=secret.get_secret_value(),
         ).register(app, path=WEBHOOK_PATH)
 
     async def start(self) -> None:

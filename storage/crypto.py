@@ -98,7 +98,7 @@ def load_or_create_key_file(folder: Path) -> str:
     path = folder / "data.key"
     if path.exists():
         return path.read_text().strip()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -30,11 +30,12 @@ from storage.crypto import DataCipher
 from storage.models.fsm import FsmRecord
 
 KEY_MAX_LENGTH = 200  # FsmRecord.key is String(200)
+FSM_PREFIX = "fsm"
 
 
 def fsm_key_builder() -> DefaultKeyBuilder:
     """Return the key builder both FSM backends use, so SQL rows and Redis keys agree."""
-    return DefaultKeyBuilder(with_destiny=True, with_bot_id=True)
+    return DefaultKeyBuilder(prefix=FSM_PREFIX, with_destiny=True, with_bot_id=True)
 
 
 class SqlStorage(BaseStorage):

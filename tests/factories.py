@@ -77,8 +77,16 @@ def signal_payload(**overrides: Any) -> dict[str, Any]:
     return payload
 
 
-def signed(payload: Any, secret: bytes, now: float) -> tuple[bytes, dict[str, str]]:
-    """Serialise `payload` and sign it like the health system does."""
+SIGNAL_PATH = "/api/v1/signals/vkk"
+
+
+def signed(
+    payload: Any, secret: bytes, now: float, *, method: str = "POST", path: str = SIGNAL_PATH
+) -> tuple[bytes, dict[str, str]]:
+    """Serialise `payload` and sign it for `method path` like the health system does."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", **signed_headers(secret, body, now)}
+    headers = {
+        "Content-Type": "application/json",
+        **signed_headers(secret, method, path, body, now),
+    }
     return body, headers

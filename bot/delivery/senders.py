@@ -55,7 +55,7 @@ from aiogram.types import (
 from bot.delivery.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 from bot.errors import DeliveryError
 from bot.runtime import Services
-from bot.signing import signed_headers
+from bot.signing import signed_headers, url_target
 from storage.models import Document, School
 
 HTTP_TIMEOUT_S = 10.0
@@ -189,7 +189,7 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key,
-            **signed_headers(secret, body, self._svc.clock.timestamp()),
+            **signed_headers(secret, "POST", url_target(url), body, self._svc.clock.timestamp()),
         }
         await _post(self._http, "webhook", url, content=body, headers=headers)
 

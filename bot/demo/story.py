@@ -47,7 +47,7 @@ class HealthSystem:
             f"VKK conclusion № {conclusion['number']}: home schooling for {child['full_name']}",
         )
         body = json.dumps(payload, ensure_ascii=False).encode()
-        headers = signed_headers(self._secret, body, self._clock.timestamp())
+        headers = signed_headers(self._secret, "POST", SIGNALS_PATH, body, self._clock.timestamp())
         headers["Content-Type"] = "application/json"
         async with self._http.post(self._url, data=body, headers=headers) as response:
             answer = await response.json(content_type=None)

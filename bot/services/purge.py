@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.status import FINAL_STATUSES, CaseStatus
+from bot.fsm_storage import bound_redis_dialogs
 from bot.runtime import Services
 from storage.models import Case
 from storage.repositories import purge as repo
@@ -40,6 +41,7 @@ class HousekeepingResult:
 
     outbox_payloads: int
     fsm_records: int
+    redis_dialogs_bounded: int = 0
 
 
 def retention_cutoff(svc: Services) -> datetime:
@@ -120,11 +122,13 @@ async def purge_guardian(svc: Services, guardian_id: int) -> bool:
 async def purge_housekeeping(svc: Services) -> HousekeepingResult:
     """Drop old finished outbox payloads that belong to no case, and abandoned dialogs.
 
-    Dialog state lives in `fsm_states` when the FSM storage is SQL; with Redis the
-    table is empty and this deletes nothing.
+    Dialog state lives in `fsm_states` when the FSM storage is SQL. With Redis, keys
+    expire by themselves after the same period; keys written without a lifetime (by an
+    older version) get one here.
     """
     cutoff = retention_cutoff(svc)
     async with svc.sessions.begin() as session:
         payloads = await repo.erase_old_outbox_payloads(session, cutoff)
         dialogs = await repo.delete_stale_fsm_records(session, cutoff)
-    return HousekeepingResult(outbox_payloads=payloads, fsm_records=dialogs)
+    bounded = await bound_redis_dialogs(svc.settings) if svc.settings.REDIS_URL else 0
+    return HousekeepingResult(payloads, dialogs, redis_dialogs_bounded=bounded)

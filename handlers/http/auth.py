@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from handlers.http.context import SERVICES
 from handlers.http.errors import HttpProblem
 
@@ -14,13 +14,13 @@ log = logging.getLogger(__name__)
 
 
 def require_signature(request: web.Request, body: bytes) -> None:
-    """Refuse with 401 unless the body is signed with a current signal secret."""
+    """Refuse with 401 unless method, path as sent and body carry a current signature."""
     svc = request.app[SERVICES]
     problem = signature_problem(
         svc.settings.signal_secrets,
         request.headers.get(TIMESTAMP_HEADER),
         request.headers.get(SIGNATURE_HEADER),
-        body,
+        SignedRequest(request.method, request.raw_path, body),
         svc.clock.timestamp(),
     )
     if problem is not None:

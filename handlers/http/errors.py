@@ -13,6 +13,7 @@ from bot.signals import FieldError, field_errors
 from handlers.http.schemas import ErrorAnswer, ValidationErrorAnswer
 
 log = logging.getLogger(__name__)
+UNREAD_BODY_STATUSES = (408, 413)
 
 
 class HttpProblem(Exception):
@@ -45,7 +46,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HttpProblem as exc:
-        return json_answer(ErrorAnswer(error=exc.error, message=exc.message), exc.status)
+        refusal = json_answer(ErrorAnswer(error=exc.error, message=exc.message), exc.status)
+        if exc.status in UNREAD_BODY_STATUSES:
+            refusal.force_close()  # do not wait for the rest of a body we will not read
+        return refusal
     except ValidationError as exc:
         return json_answer(ValidationErrorAnswer(errors=field_errors(exc)), 422)
     except DomainError as exc:
@@ -58,7 +62,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         answer = ErrorAnswer(error=exc.reason.lower().replace(" ", "_"), message=exc.reason)
-        return json_answer(answer, exc.status)
+        response = json_answer(answer, exc.status)
+        if "Allow" in exc.headers:  # a 405 names the methods the path does take (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         answer = ErrorAnswer(error="internal_error", message="internal error; it was logged")

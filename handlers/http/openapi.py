@@ -32,9 +32,10 @@ def _answer(description: str, model: type[BaseModel]) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     texts = {
-        400: "the body is not valid JSON",
+        400: "the body is not valid JSON, or not one reading of it, or arrived incomplete",
         401: "missing, wrong or stale signature",
         404: "unknown case or signal",
+        408: "the body was not received within 10 s",
         409: "conflicts with what already happened",
         413: "the body is larger than 64 KiB",
         415: "the body is not application/json",
@@ -59,7 +60,7 @@ def _signal_operations() -> dict[str, Any]:
                     "202": _answer("a new case was opened", IntakeAnswer),
                     "200": _answer("an identical re-send; the same case", IntakeAnswer),
                     "422": _answer("invalid fields", ValidationErrorAnswer),
-                    **_errors(400, 401, 409, 413, 415),
+                    **_errors(400, 401, 408, 409, 413, 415),
                 },
             }
         },
@@ -70,7 +71,7 @@ def _signal_operations() -> dict[str, Any]:
                 "parameters": [path_param],
                 "responses": {
                     "200": _answer("the case is cancelled", IntakeAnswer),
-                    **_errors(401, 404, 409, 413),
+                    **_errors(400, 401, 404, 408, 409, 413),
                 },
             }
         },
@@ -81,7 +82,7 @@ def _signal_operations() -> dict[str, Any]:
                 "parameters": [case_param],
                 "responses": {
                     "200": _answer("the case", CaseAnswer),
-                    **_errors(401, 404, 413),
+                    **_errors(400, 401, 404, 408, 413),
                 },
             }
         },
@@ -114,7 +115,7 @@ def _decision_operations() -> dict[str, Any]:
                         DecisionAnswer,
                     ),
                     "422": _answer("invalid fields", ValidationErrorAnswer),
-                    **_errors(400, 401, 404, 409, 413, 415),
+                    **_errors(400, 401, 404, 408, 409, 413, 415),
                 },
             }
         }

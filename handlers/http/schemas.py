@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 
 from bot.cases.status import CaseStatus
 from bot.services.decisions import REASON_MAX, REASON_MIN
-from bot.signals import FieldError
+from bot.signals import JSON_INTEGER, FieldError
 
 
 class IntakeAnswer(BaseModel):
@@ -52,10 +53,21 @@ class ReadyAnswer(BaseModel):
     database: str
 
 
+# What `_refusal_is_reasoned` checks, stated in the schema (JSON Schema if/then/else).
+_DECISION_RULE: JsonDict = {
+    "if": {"properties": {"decision": {"const": "refused"}}},
+    "then": {
+        "required": ["ground", "reason"],
+        "properties": {"ground": {"type": "integer"}, "reason": {"type": "string"}},
+    },
+    "else": {"properties": {"ground": {"type": "null"}, "reason": {"type": "null"}}},
+}
+
+
 class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_DECISION_RULE)
     decision: Literal["accepted", "refused"]
-    ground: Annotated[int, Field(ge=1, le=3)] | None = None
+    ground: Annotated[int, Field(ge=1, le=3), JSON_INTEGER] | None = None
     reason: (
         Annotated[
             str,
@@ -69,6 +81,9 @@ class DecisionRequest(BaseModel):
         """A refusal names one of the three legal grounds and says why (annex 1, item 9)."""
         if self.decision == "refused" and (self.ground is None or self.reason is None):
             raise ValueError("a refusal needs `ground` (1, 2 or 3) and `reason`")
+        # An acceptance carries neither: a sender's mix-up is refused, not recorded.
+        if self.decision == "accepted" and (self.ground is not None or self.reason is not None):
+            raise ValueError("an acceptance has no `ground` or `reason`")
         return self
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.services.revocation import case_timeline, revoke_signal
-from bot.signals import VkkSignal
+from bot.signals import NOW_KEY, VkkSignal
 from handlers.http.auth import require_signature
 from handlers.http.bodies import model_response, parse_json, read_limited_body
 from handlers.http.context import INTAKE, SERVICES
@@ -30,7 +30,8 @@ async def on_vkk_signal(request: web.Request) -> web.Response:
     """Accept a VKK recommendation; 202 for a new case, 200 for an identical re-send."""
     body = await read_limited_body(request)
     require_signature(request, body)
-    signal = VkkSignal.model_validate(parse_json(request, body))
+    now = request.app[SERVICES].clock.now()
+    signal = VkkSignal.model_validate(parse_json(request, body), context={NOW_KEY: now})
     result = await request.app[INTAKE].submit(signal)
     answer = IntakeAnswer(case_id=result.case_id, status=result.status, duplicate=result.duplicate)
     return model_response(answer, status=200 if result.duplicate else 202)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.types.update import UpdateTypeLookupError
 
 from bot.runtime import Services
 from bot.services.identity import known_language
@@ -19,6 +21,33 @@ from handlers.telegram.context import LANG_KEY, actor_of, lang_value
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+_FIELD_NAME = re.compile(r"[a-z_]{1,40}")
+
+
+class UnknownUpdateMiddleware(BaseMiddleware):
+    """Updates of a type aiogram does not know: logged by their field names, never raw.
+
+    aiogram itself would print a warning with the whole update (names, phone numbers,
+    message text) on stderr, outside the log and its format.
+    """
+
+    def __init__(self, count: Callable[[], None]) -> None:
+        self._count = count
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Update):
+            try:
+                _ = event.event_type
+            except UpdateTypeLookupError:
+                names = sorted(k for k in event.model_extra or {} if _FIELD_NAME.fullmatch(k))
+                log.warning(
+                    "ignored update %s of an unknown type (fields: %s)",
+                    event.update_id,
+                    ", ".join(names[:5]) or "none",
+                )
+                self._count()
+                return None
+        return await handler(event, data)
 
 
 class ContextMiddleware(BaseMiddleware):

@@ -25,13 +25,17 @@ async def run_purge_personal_data(svc: Services) -> int:
     cases = await sweep(svc, list_purge_candidates, purge_case)
     guardians = await sweep(svc, list_guardian_purge_candidates, purge_guardian)
     rest = await purge_housekeeping(svc)
-    did_something = cases or guardians or rest.outbox_payloads or rest.fsm_records
+    did_something = (
+        cases or guardians or rest.outbox_payloads or rest.fsm_records or rest.redis_dialogs_bounded
+    )
     log.log(
         logging.INFO if did_something else logging.DEBUG,
-        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs",
+        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs, "
+        "%d Redis dialogs given a lifetime",
         cases,
         guardians,
         rest.outbox_payloads,
         rest.fsm_records,
+        rest.redis_dialogs_bounded,
     )
     return cases

@@ -120,7 +120,7 @@ async def _scrape(folder: Path) -> dict[str, list[dict[str, str]]]:
         await service.start()
         body = json.dumps(signal_payload()).encode()
         headers = {"Content-Type": "application/json"}
-        headers |= signed_headers(SECRET.encode(), body, time.time())
+        headers |= signed_headers(SECRET.encode(), "POST", "/api/v1/signals/vkk", body, time.time())
         status, _ = await asyncio.to_thread(
             http, f"{service.base_url}/api/v1/signals/vkk", body, headers
         )

@@ -65,7 +65,7 @@ async def test_backup_while_serving_then_restore_refused_until_the_service_stops
         await service.start()
         body = json.dumps(signal_payload()).encode()
         headers = {"Content-Type": "application/json"}
-        headers |= signed_headers(SECRET.encode(), body, time.time())
+        headers |= signed_headers(SECRET.encode(), "POST", "/api/v1/signals/vkk", body, time.time())
         status, _ = await asyncio.to_thread(
             http, f"{service.base_url}/api/v1/signals/vkk", body, headers
         )

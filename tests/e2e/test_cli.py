@@ -61,9 +61,11 @@ async def test_cli_run_serves_signals_and_stops_cleanly_on_sigterm(
 ) -> None:
     await server.start()
     body = json.dumps(signal_payload()).encode()
-    headers = {"Content-Type": "application/json", **signed_headers(SECRET, body, time.time())}
+    path = "/api/v1/signals/vkk"
+    signature = signed_headers(SECRET, "POST", path, body, time.time())
+    headers = {"Content-Type": "application/json", **signature}
 
-    url = f"{server.base_url}/api/v1/signals/vkk"
+    url = f"{server.base_url}{path}"
     status, answer = await asyncio.to_thread(http, url, body, headers)
     code = await asyncio.to_thread(server.stop)  # SIGTERM
     output = server.output()  # stdout and stderr

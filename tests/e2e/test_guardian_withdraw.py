@@ -16,7 +16,7 @@ import pytest
 from bot.emulator import TelegramEmulator
 from bot.services.case_views import case_number
 from bot.services.schools import create_school_invite
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from tests.e2e.harness import (
     TOKEN,
     LoopbackReceiver,
@@ -144,7 +144,7 @@ async def test_withdraw_before_and_after_submission(tmp_path: Path) -> None:
                 [SECRET.encode()],
                 headers.get(TIMESTAMP_HEADER),
                 headers.get(SIGNATURE_HEADER),
-                request.body,
+                SignedRequest("POST", request.path, request.body),
                 clock.timestamp(),
             )
 

@@ -13,7 +13,7 @@ import pytest
 from bot.emulator import SentMessage, TelegramEmulator
 from bot.services.case_views import case_number
 from bot.services.schools import issue_school_api_key
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
@@ -186,7 +186,7 @@ def verifier(clock: MovableClock) -> Any:
             [WEBHOOK_SECRET.encode()],
             request.headers.get(TIMESTAMP_HEADER),
             request.headers.get(SIGNATURE_HEADER),
-            request.body,
+            SignedRequest("POST", request.path, request.body),
             clock.timestamp(),
         )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import TelegramEmulator
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from storage.models import OutboxMessage
 from tests.e2e.harness import (
     TOKEN,
@@ -64,7 +64,7 @@ async def test_webhook_gets_a_signed_complete_package_once_after_it_comes_back(
                 [SECRET.encode()],
                 headers.get(TIMESTAMP_HEADER),
                 headers.get(SIGNATURE_HEADER),
-                request.body,
+                SignedRequest("POST", request.path, request.body),
                 clock.timestamp(),
             )
 

@@ -24,7 +24,7 @@ from tests.e2e.harness import (
 
 pytestmark = pytest.mark.slow
 
-SECRET = "webhook-secret-0123456789"
+SECRET = "webhook-secret-0123456789abcdefghij"
 
 
 def free_port() -> int:

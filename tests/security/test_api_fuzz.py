@@ -17,13 +17,18 @@ Each operation gets a bounded number of examples so CI stays short.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +54,7 @@ from handlers.http.openapi import build_openapi
 from handlers.http.schemas import ValidationErrorAnswer
 from tests.conftest import DATA_KEY, SIGNAL_SECRET
 from tests.factories import signal_payload
+from tests.security import schemathesis_signing
 from tests.storage.case_setup import add_school, mark_forwarded, open_case
 
 pytestmark = pytest.mark.slow
@@ -88,6 +94,7 @@ class SigningSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         path = request.path_url.split("?")[0]
+        method = request.method or "GET"
         if path.endswith("/decision"):
             request.headers["Authorization"] = f"Bearer {self._api_key}"
         elif path.startswith("/api/v1/"):
@@ -95,7 +102,8 @@ class SigningSession(requests.Session):
             raw = (
                 body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else b""
             )
-            request.headers.update(signed_headers(SIGNAL_SECRET, raw, time.time()))
+            target = request.path_url
+            request.headers.update(signed_headers(SIGNAL_SECRET, method, target, raw, time.time()))
         return super().send(request, **kwargs)
 
 
@@ -264,6 +272,75 @@ def test_decision_api_refusal_with_missing_or_blank_reason_answers_documented_42
     )
     assert response.status_code == 422
     ValidationErrorAnswer.model_validate_json(response.content)
+
+
+CLI_EXAMPLES_PER_OPERATION = 30
+CLI_TIME_LIMIT_S = 60.0
+# Schema-valid bodies these operations may still refuse with 422: check digits, the
+# plausibility rules relative to the clock, and a reason's length after cleaning are
+# rules a JSON schema cannot state. Every other answer is as the CLI expects.
+UNSTATABLE_RULES = (
+    'checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422"]'
+)
+
+
+def _cli_config(live: LiveApi) -> str:
+    """schemathesis.toml: where 422 is a valid answer, and ids that exist."""
+    return f"""
+[[operations]]
+include-path = "/api/v1/signals/vkk"
+{UNSTATABLE_RULES}
+
+[[operations]]
+include-path = "/api/v1/cases/{{case_id}}/decision"
+parameters = {{ case_id = "{live.decidable_case_ids[-1]}" }}
+{UNSTATABLE_RULES}
+
+[[operations]]
+include-path = "/api/v1/signals/vkk/{{signal_id}}/revocation"
+parameters = {{ signal_id = "{live.revocable_signal_ids[-1]}" }}
+"""
+
+
+def test_schemathesis_cli_with_every_check_finds_nothing(live_api: LiveApi, tmp_path: Path) -> None:
+    """`schemathesis run --checks all` as CI would run it: every phase (coverage with
+    undeclared methods and missing headers, fuzzing, stateful), signed by a hook."""
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(_cli_config(live_api))
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.security.schemathesis_signing",
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        schemathesis_signing.SECRET_ENV: SIGNAL_SECRET.decode(),
+        schemathesis_signing.KEY_ENV: live_api.api_key,
+    }
+    placeholder = schemathesis_signing.PLACEHOLDER
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "schemathesis.cli", "--config-file", str(config),
+            "run", f"{live_api.base}/openapi.json", "--checks", "all",
+            "--max-examples", str(CLI_EXAMPLES_PER_OPERATION), "--generation-deterministic",
+            "--workers", "1", "--report", "json", "--report-dir", str(tmp_path),
+            "-H", f"X-Signature: {placeholder}",
+            "-H", f"X-Signature-Timestamp: {schemathesis_signing.TIMESTAMP_PLACEHOLDER}",
+            "-H", f"Authorization: Bearer {placeholder}",
+        ],
+        env=env, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    report = json.loads(next(tmp_path.glob("json-*.json")).read_text())
+
+    cases = report["test_cases"]
+    print(  # noqa: T201
+        f"\nschemathesis --checks all: {cases['generated']} examples, "
+        f"{report['operations']['tested']} operations, {len(report['failures'])} failures, "
+        f"{took:.1f} s"
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert (report["stop_reason"], report["failures"], report["errors"]) == ("completed", [], [])
+    assert cases["generated"] > 300 and cases["with_failures"] == 0
+    assert took < CLI_TIME_LIMIT_S
 
 
 def test_api_fuzzing_left_no_traceback_or_personal_data_in_the_log(

@@ -198,12 +198,13 @@ async def test_captured_revocation_replayed_after_window_keeps_the_case(
     case_id = await open_signal(services, person, None, signal_id="KZ-VKK-REPLAY-1")
     await link_guardian(services, person, 7_100)
     url = f"{SIGNALS}/KZ-VKK-REPLAY-1/revocation"
-    headers = signed_headers(SIGNAL_SECRET, b"", clock.timestamp())
-    status_headers = signed_headers(SIGNAL_SECRET, b"", clock.timestamp())
+    headers = signed_headers(SIGNAL_SECRET, "POST", url, b"", clock.timestamp())
+    status_url = f"/api/v1/cases/{case_id}"
+    status_headers = signed_headers(SIGNAL_SECRET, "GET", status_url, b"", clock.timestamp())
 
     clock.advance(timedelta(seconds=WINDOW_S + 1))
     revocation = await api.post(url, data=b"", headers=headers)
-    status = await api.get(f"/api/v1/cases/{case_id}", headers=status_headers)
+    status = await api.get(status_url, headers=status_headers)
 
     assert [revocation.status, status.status] == [401, 401]
     assert json.loads(await status.text())["error"] == "unauthorized"

@@ -50,7 +50,7 @@ from bot.metrics import Metrics
 from bot.runtime import Services, session_factory
 from bot.services.intake import accept_signal
 from bot.signals import VkkSignal
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from storage.models import AuditEvent, Document, OutboxMessage, School
 from storage.session import create_engine
 from tests.conftest import Database, make_settings
@@ -154,7 +154,7 @@ class Receiver:
             [SCHOOL_SECRET.encode()],
             request.headers.get(TIMESTAMP_HEADER),
             request.headers.get(SIGNATURE_HEADER),
-            body,
+            SignedRequest(request.method, request.raw_path, body),
             self.clock.timestamp(),
         )
         status = 503 if self.failures > 0 or request.path in self.failing_paths else 200

@@ -12,7 +12,16 @@ from bot.cases.transitions import ALLOWED, TransitionNotAllowed, next_status
 from bot.errors import DomainError
 from bot.services.form_answers import parse_typed_grade
 from bot.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
-from bot.signing import MAX_SKEW_S, signature, signature_problem, signed_headers
+from bot.signing import (
+    MAX_SKEW_S,
+    SignedRequest,
+    signature,
+    signature_problem,
+    signed_headers,
+    url_target,
+)
+
+MALFORMED = "X-Signature must be sha256= and 64 lower-case hex digits"
 
 S = CaseStatus
 E = CaseEvent
@@ -123,104 +132,137 @@ NOW = 1_795_000_000.0
 BODY = b'{"signal_id": "KZ-VKK-2026-000123"}'
 SECRET = b"current"
 TS = str(int(NOW))
+PATH = "/api/v1/signals/vkk"
+REQUEST = SignedRequest("POST", PATH, BODY)
+
+
+def sig_of(secret: bytes, timestamp: str, request: SignedRequest = REQUEST) -> str:
+    return signature(secret, timestamp, *request)
 
 
 def test_signature_matches_independent_vector() -> None:
-    # printf '1795000000.{"a":1}' | openssl dgst -sha256 -hmac key
-    expected = "sha256=1bd16f4bb96630234f5d9db1391a58d04079ea2aaf515271f43b4b91dcdfe987"
+    # printf '1795000000.POST./api/v1/signals/vkk?x=1.{"a":1}' | openssl dgst -sha256 -hmac key
+    expected = "sha256=4e736e432516e76e630fdf2daf8993cb0a76475f199d31f6810a06cfd0876cd3"
 
-    assert signature(b"key", "1795000000", b'{"a":1}') == expected
+    assert signature(b"key", "1795000000", "POST", f"{PATH}?x=1", b'{"a":1}') == expected
 
 
 @pytest.mark.parametrize(
-    ("secrets", "timestamp", "sig", "body", "expected"),
+    ("secrets", "timestamp", "sig", "request_", "expected"),
     [
-        pytest.param([SECRET], TS, signature(SECRET, TS, BODY), BODY, None, id="valid"),
+        pytest.param([SECRET], TS, sig_of(SECRET, TS), REQUEST, None, id="valid"),
+        pytest.param([b"next", SECRET], TS, sig_of(SECRET, TS), REQUEST, None, id="second-secret"),
         pytest.param(
-            [b"next", SECRET], TS, signature(SECRET, TS, BODY), BODY, None, id="second-secret"
+            [SECRET], str(int(NOW) - MAX_SKEW_S), sig_of(SECRET, str(int(NOW) - 300)), REQUEST,
+            None, id="edge-of-window",
         ),
         pytest.param(
-            [SECRET], str(int(NOW) - MAX_SKEW_S), signature(SECRET, str(int(NOW) - 300), BODY),
-            BODY, None, id="edge-of-window",
-        ),
-        pytest.param(
-            [], TS, signature(SECRET, TS, BODY), BODY,
+            [], TS, sig_of(SECRET, TS), REQUEST,
             "no signal secrets are configured on this server", id="no-secrets",
         ),
         pytest.param(
-            [SECRET], None, signature(SECRET, TS, BODY), BODY,
+            [SECRET], None, sig_of(SECRET, TS), REQUEST,
             "missing X-Signature-Timestamp or X-Signature header", id="no-timestamp",
         ),
         pytest.param(
-            [SECRET], TS, None, BODY,
+            [SECRET], TS, None, REQUEST,
             "missing X-Signature-Timestamp or X-Signature header", id="no-signature",
         ),
         pytest.param(
-            [SECRET], TS, "", BODY,
+            [SECRET], TS, "", REQUEST,
             "missing X-Signature-Timestamp or X-Signature header", id="empty-signature",
         ),
         pytest.param(
-            [SECRET], "-5", signature(SECRET, "-5", BODY), BODY,
+            [SECRET], "-5", sig_of(SECRET, "-5"), REQUEST,
             "X-Signature-Timestamp must be unix seconds", id="negative-timestamp",
         ),
         pytest.param(
-            [SECRET], f"{NOW}", signature(SECRET, f"{NOW}", BODY), BODY,
+            [SECRET], f"{NOW}", sig_of(SECRET, f"{NOW}"), REQUEST,
             "X-Signature-Timestamp must be unix seconds", id="fractional-timestamp",
         ),
         pytest.param(
-            [SECRET], "１７９５００００００", "sha256=00", BODY,
+            [SECRET], "１７９５０００００００", sig_of(SECRET, TS), REQUEST,
             "X-Signature-Timestamp must be unix seconds", id="fullwidth-digits",
         ),
         pytest.param(
-            [SECRET], str(int(NOW) - 301), signature(SECRET, str(int(NOW) - 301), BODY), BODY,
+            [SECRET], str(int(NOW) - 301), sig_of(SECRET, str(int(NOW) - 301)), REQUEST,
             "X-Signature-Timestamp is outside the 300 s window", id="stale",
         ),
         pytest.param(
-            [SECRET], str(int(NOW) + 301), signature(SECRET, str(int(NOW) + 301), BODY), BODY,
+            [SECRET], str(int(NOW) + 301), sig_of(SECRET, str(int(NOW) + 301)), REQUEST,
             "X-Signature-Timestamp is outside the 300 s window", id="future",
         ),
         pytest.param(
-            [SECRET], TS, signature(b"other", TS, BODY), BODY,
+            [SECRET], TS, sig_of(b"other", TS), REQUEST,
             "signature does not match", id="other-secret",
         ),
         pytest.param(
-            [SECRET], TS, signature(SECRET, TS, BODY), BODY + b" ",
+            [SECRET], TS, sig_of(SECRET, TS), REQUEST._replace(body=BODY + b" "),
             "signature does not match", id="body-changed",
         ),
         pytest.param(
-            [SECRET], TS, signature(SECRET, str(int(NOW) - 1), BODY), BODY,
+            [SECRET], TS, sig_of(SECRET, TS), REQUEST._replace(method="GET"),
+            "signature does not match", id="method-changed",
+        ),
+        pytest.param(
+            [SECRET], TS, sig_of(SECRET, TS), REQUEST._replace(path=f"{PATH}/x/revocation"),
+            "signature does not match", id="path-changed",
+        ),
+        pytest.param(
+            [SECRET], TS, sig_of(SECRET, TS), REQUEST._replace(path=f"{PATH}?a=1"),
+            "signature does not match", id="query-added",
+        ),
+        pytest.param(
+            [SECRET], TS, sig_of(SECRET, str(int(NOW) - 1)), REQUEST,
             "signature does not match", id="timestamp-changed",
         ),
         pytest.param(
-            [SECRET], TS, signature(SECRET, TS, BODY).removeprefix("sha256="), BODY,
-            "signature does not match", id="no-prefix",
+            [SECRET], TS, sig_of(SECRET, TS).removeprefix("sha256="), REQUEST,
+            MALFORMED, id="no-prefix",
         ),
-        pytest.param(
-            [SECRET], TS, signature(SECRET, TS, BODY).upper(), BODY,
-            "signature does not match", id="upper-case",
-        ),
+        pytest.param([SECRET], TS, sig_of(SECRET, TS).upper(), REQUEST, MALFORMED, id="upper-case"),
+        pytest.param([SECRET], TS, sig_of(SECRET, TS)[:-1], REQUEST, MALFORMED, id="short"),
+        pytest.param([SECRET], TS, sig_of(SECRET, TS) + "0", REQUEST, MALFORMED, id="long"),
+        pytest.param([SECRET], TS, "sha256=" + "g" * 64, REQUEST, MALFORMED, id="not-hex"),
+        pytest.param([SECRET], TS, "sha256=" + "é" * 64, REQUEST, MALFORMED, id="non-ascii"),
     ],
 )  # fmt: skip
 def test_signature_problem_table(
-    secrets: list[bytes], timestamp: str | None, sig: str | None, body: bytes, expected: str | None
+    secrets: list[bytes],
+    timestamp: str | None,
+    sig: str | None,
+    request_: SignedRequest,
+    expected: str | None,
 ) -> None:
-    assert signature_problem(secrets, timestamp, sig, body, NOW) == expected
+    assert signature_problem(secrets, timestamp, sig, request_, NOW) == expected
 
 
 def test_signature_signed_headers_are_accepted() -> None:
-    headers = signed_headers(SECRET, BODY, NOW + 0.9)
+    headers = signed_headers(SECRET, "post", PATH, BODY, NOW + 0.9)
 
     assert headers["X-Signature-Timestamp"] == TS
     problem = signature_problem(
-        [SECRET], headers["X-Signature-Timestamp"], headers["X-Signature"], BODY, NOW
+        [SECRET], headers["X-Signature-Timestamp"], headers["X-Signature"], REQUEST, NOW
     )
     assert problem is None
 
 
 def test_signature_absurdly_long_timestamp_is_a_problem_not_a_crash() -> None:
-    problem = signature_problem([SECRET], "9" * 5000, "sha256=00", BODY, NOW)
+    problem = signature_problem([SECRET], "9" * 5000, "sha256=00", REQUEST, NOW)
 
     assert problem == "X-Signature-Timestamp is outside the 300 s window"
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://school.kz", "/"),
+        ("https://school.kz/hooks/bot", "/hooks/bot"),
+        ("https://school.kz:8443/in?token=a&b=1", "/in?token=a&b=1"),
+    ],
+)
+def test_signature_url_target_is_the_path_as_sent(url: str, target: str) -> None:
+    assert url_target(url) == target
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -368,3 +410,42 @@ def test_typed_grade_outside_1_to_11_gets_the_grade_answer(typed: str) -> None:
     with pytest.raises(DomainError) as caught:
         parse_typed_grade(typed)
     assert caught.value.text_key == "form.bad_grade"
+
+
+GOOD_WEBHOOK_SECRET = "A-z_0123456789abcdefghijklmnopqrs"  # 33 characters
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"WEBHOOK_BASE_URL": "https://bot.kz"}, "webhook mode (WEBHOOK_BASE_URL is set) needs it"),
+        ({"WEBHOOK_BASE_URL": "https://bot.kz", "WEBHOOK_SECRET": "x" * 31}, "must be 32 to 256"),
+        ({"WEBHOOK_SECRET": "x" * 257}, "must be 32 to 256"),
+        ({"WEBHOOK_SECRET": "x" * 31 + "!"}, "must be 32 to 256"),
+        ({"WEBHOOK_SECRET": "ж" * 32}, "must be 32 to 256"),
+    ],
+    ids=["webhook-without-secret", "short", "long", "punctuation", "cyrillic"],
+)
+def test_settings_webhook_secret_rule_names_the_setting(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert str(raised.value).startswith("invalid configuration: WEBHOOK_SECRET: ")
+    assert problem in str(raised.value)
+    assert env.get("WEBHOOK_SECRET", "\0") not in str(raised.value)
+
+
+def test_settings_webhook_mode_with_a_strong_secret_loads(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_BASE_URL", "https://bot.kz")
+    monkeypatch.setenv("WEBHOOK_SECRET", GOOD_WEBHOOK_SECRET)
+
+    secret = load_settings().WEBHOOK_SECRET
+
+    assert secret is not None and secret.get_secret_value() == GOOD_WEBHOOK_SECRET
