@@ -11,7 +11,7 @@ from bot.grammar import given_names
 from bot.runtime import Services
 from bot.services.case_views import CaseView, validity_text
 from bot.services.messages import text_message
-from bot.texts import Lang, Raw, count_key
+from bot.texts import Lang, Raw, Texts, count_key
 
 # The wording's name; a new wording gets a new one. The stored text is the evidence.
 CONSENT_VERSION = "2026-12.1"
@@ -34,9 +34,14 @@ def consent_text(svc: Services, lang: Lang) -> ConsentText:
     What the guardian agrees to includes how long the data are kept, so the period is
     part of the text (and of its hash) rather than a footnote that may drift from it.
     """
-    days = svc.settings.RETENTION_DAYS
-    period = Raw(svc.texts(lang, count_key("period.days", days), n=days))
-    return ConsentText(CONSENT_VERSION, lang, svc.texts(lang, "consent.text", period=period))
+    return consent_wording(svc.texts, lang, svc.settings.RETENTION_DAYS)
+
+
+def consent_wording(texts: Texts, lang: Lang, retention_days: int) -> ConsentText:
+    """The consent text for a retention period, without a running service (the demo's
+    reader and the tests compare what was shown with it)."""
+    period = Raw(texts(lang, count_key("period.days", retention_days), n=retention_days))
+    return ConsentText(CONSENT_VERSION, lang, texts(lang, "consent.text", period=period))
 
 
 def notice_message(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from pypdf import PdfReader
 
+from bot.services.notices import consent_wording
 from bot.settings import Settings
 from bot.texts import Lang, Texts
 
@@ -91,7 +92,8 @@ def test_demo_kazakh_default_story_ends_with_receipt_pdfs(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr, result.stderr
     # Whole messages, wrapped: the consent text the guardian read is there in full.
     words = " ".join(line.strip() for line in transcript.splitlines())
-    consent = re.sub(r"<[^>]+>", "", TEXTS(Lang.KK, "consent.text")).split()
+    shown_consent = consent_wording(TEXTS, Lang.KK, Settings.model_fields["RETENTION_DAYS"].default)
+    consent = re.sub(r"<[^>]+>", "", shown_consent.text).split()
     assert " ".join(consent) in " ".join(words.split())
     assert "more line" not in transcript and "…" not in transcript
     story = [line for line in transcript.splitlines() if re.match(r"\s*\d+\.\ds  \[| {9}\S", line)]

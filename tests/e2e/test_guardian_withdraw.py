@@ -156,7 +156,7 @@ async def test_withdraw_before_and_after_submission(tmp_path: Path) -> None:
         await group.member(800_000_777, "Гүлнар", language_code="kk").send_command(
             "/link", invite.code
         )
-        await stack.next_message(group.id, "мектебінің арнасы ретінде қосылды")
+        await stack.next_message(group.id, "мектептің арнасы ретінде қосылды")
         async with asyncio.TaskGroup() as stories:
             stories.create_task(withdrawn_mid_form_closes_the_case(stack, clock, plain))
             stories.create_task(

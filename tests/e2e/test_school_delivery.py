@@ -167,5 +167,5 @@ async def test_guardian_back_through_the_sms_link_gets_the_missed_receipt(tmp_pa
         case.guardian.unblock()
         await case.guardian.send_command("/start", link.group(1))
         # Linked already: the link brings back their cases and what they missed.
-        await stack.next_message(case.guardian.chat_id, "Сіздің өтініштеріңіз")
+        await stack.next_message(case.guardian.chat_id, "Сіздің өтінімдеріңіз")
         await stack.next_message(case.guardian.chat_id, "Тіркеу нөмірі: 2026/00001", timeout=3)

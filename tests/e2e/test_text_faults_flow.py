@@ -13,7 +13,6 @@ import pytest
 from bot.emulator import SentMessage
 from bot.emulator.handles import MemberHandle
 from tests.e2e.harness import (
-    LANGUAGE_BUTTONS,
     Stack,
     fragment,
     pdf_words,
@@ -107,7 +106,7 @@ async def play(stack: Stack, lang: str, refuse: bool) -> tuple[list[SentMessage]
     group = stack.emu.group(chat_id=-1001000000412, title="№ 12")
     school_bin = await stack.add_school(telegram_chat_id=group.id, **people.school)
     user = stack.emu.user(first_name="Айгүл", language_code=lang, phone=make_phone())
-    await stack.link_guardian(user, LANGUAGE_BUTTONS[lang])
+    await stack.link_guardian(user)
     await stack.next_message(user.chat_id, shown(stack, lang, "identity.no_cases"))
     born = date(2016, 3, 2)
     created = await signal_for(
