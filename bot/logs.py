@@ -44,7 +44,7 @@ def setup_logging(log_format: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "alembic.runtime.migration"):
+    for noisy in ("aiohttp.access", "alembic.runtime.migration", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # APScheduler writes two INFO lines per job run, ~10 a minute while idle; the jobs log
     # at INFO themselves when they did something, so its lines show at DEBUG only.

@@ -196,6 +196,7 @@ async def world(
         if request.param == "postgres":
             mode = "webhook"
             env["WEBHOOK_BASE_URL"] = f"http://127.0.0.1:{port}"
+            env["WEBHOOK_SECRET"] = "outages-webhook-secret-0123456789"
         process = exits.enter_context(BotProcess(folder, env))
         await process.start()
         app = await exits.enter_async_context(process.seen_from_test())
