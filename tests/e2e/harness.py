@@ -29,6 +29,7 @@ from bot.emulator import CallbackAnswer, SentMessage, TelegramEmulator, UserHand
 from bot.runtime import Services
 from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from bot.texts import Lang
 from storage.models import AuditEvent, Case, ConsentRecord, ConsentText, Document, OutboxMessage
 from tests.conftest import ALMATY, DATA_KEY, SIGNAL_SECRET
@@ -170,6 +171,24 @@ class ReceivedRequest:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def school_signature_check(
+    secret: str, clock: ShiftedClock
+) -> Callable[[ReceivedRequest], str | None]:
+    """What a school's side does with our webhook: check the signature (DESIGN 4.5, POST
+    and the path of its URL) with its own secret, at the time of the test's clock."""
+
+    def check(request: ReceivedRequest) -> str | None:
+        return signature_problem(
+            [secret.encode()],
+            request.headers.get(TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+            SignedRequest("POST", request.path, request.body),
+            clock.timestamp(),
+        )
+
+    return check
 
 
 @dataclass

@@ -16,12 +16,10 @@ import pytest
 from bot.emulator import TelegramEmulator
 from bot.services.case_views import case_number
 from bot.services.schools import create_school_invite
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from tests.e2e.harness import (
     TOKEN,
     LoopbackReceiver,
     MovableClock,
-    ReceivedRequest,
     Stack,
     audit_events,
     consent_records,
@@ -30,6 +28,7 @@ from tests.e2e.harness import (
     load_case,
     outbox_rows,
     running_stack_on,
+    school_signature_check,
     shown,
     signal_for,
     submit_case,
@@ -137,18 +136,7 @@ async def test_withdraw_before_and_after_submission(tmp_path: Path) -> None:
         running_stack_on(emu, tmp_path, clock=clock) as stack,
         LoopbackReceiver() as hook,
     ):
-
-        def verify(request: ReceivedRequest) -> str | None:
-            headers = request.headers
-            return signature_problem(
-                [SECRET.encode()],
-                headers.get(TIMESTAMP_HEADER),
-                headers.get(SIGNATURE_HEADER),
-                SignedRequest("POST", request.path, request.body),
-                clock.timestamp(),
-            )
-
-        hook.check = verify
+        hook.check = school_signature_check(SECRET, clock)
         plain = await stack.add_school()
         school_bin = await stack.add_school(webhook_url=hook.url, webhook_secret=SECRET)
         invite = await create_school_invite(stack.app.svc, school_bin)

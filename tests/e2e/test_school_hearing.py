@@ -13,14 +13,12 @@ import pytest
 from bot.emulator import SentMessage, TelegramEmulator
 from bot.services.case_views import case_number
 from bot.services.schools import issue_school_api_key
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
     TOKEN,
     LoopbackReceiver,
     MovableClock,
-    ReceivedRequest,
     Stack,
     audit_events,
     documents,
@@ -30,6 +28,7 @@ from tests.e2e.harness import (
     post_decision,
     running_stack,
     running_stack_on,
+    school_signature_check,
     shown,
     submit_case,
     toast,
@@ -179,20 +178,6 @@ async def test_hearing_in_chat_typed_objection_then_final_refusal_as_a_document(
         await stack.next_message(inbox.id, "решение уже принято")
 
 
-def verifier(clock: MovableClock) -> Any:
-    def verify(request: ReceivedRequest) -> str | None:
-        """What the school's side does: check the signature with its own secret."""
-        return signature_problem(
-            [WEBHOOK_SECRET.encode()],
-            request.headers.get(TIMESTAMP_HEADER),
-            request.headers.get(SIGNATURE_HEADER),
-            SignedRequest("POST", request.path, request.body),
-            clock.timestamp(),
-        )
-
-    return verify
-
-
 def events(hook: LoopbackReceiver, name: str) -> list[dict[str, Any]]:
     return [r.json() for r in hook.delivered if r.json().get("event") == name]
 
@@ -204,7 +189,7 @@ async def test_hearing_through_the_api_objection_then_final_accept(tmp_path: Pat
         running_stack_on(emu, tmp_path, clock=clock) as stack,
         LoopbackReceiver() as hook,
     ):
-        hook.check = verifier(clock)
+        hook.check = school_signature_check(WEBHOOK_SECRET, clock)
         school_bin = await stack.add_school(webhook_url=hook.url, webhook_secret=WEBHOOK_SECRET)
         key = (await issue_school_api_key(stack.app.svc, school_bin)).key
         case = await submit_case(stack, school_bin)
@@ -254,7 +239,7 @@ async def test_hearing_no_objections_then_final_refusal_names_the_school(tmp_pat
         running_stack_on(emu, tmp_path, clock=clock) as stack,
         LoopbackReceiver() as hook,
     ):
-        hook.check = verifier(clock)
+        hook.check = school_signature_check(WEBHOOK_SECRET, clock)
         school_bin = await stack.add_school(webhook_url=hook.url, webhook_secret=WEBHOOK_SECRET)
         key = (await issue_school_api_key(stack.app.svc, school_bin)).key
         case = await submit_case(stack, school_bin)
@@ -296,7 +281,7 @@ async def test_hearing_unanswered_window_passes_and_the_school_decides(tmp_path:
         running_stack_on(emu, tmp_path, clock=clock) as stack,
         LoopbackReceiver() as hook,
     ):
-        hook.check = verifier(clock)
+        hook.check = school_signature_check(WEBHOOK_SECRET, clock)
         inbox = stack.emu.group(chat_id=-1001000000702, title="№ 12 мектеп")
         school_bin = await stack.add_school(
             webhook_url=hook.url, webhook_secret=WEBHOOK_SECRET, telegram_chat_id=inbox.id

@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import TelegramEmulator
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from storage.models import OutboxMessage
 from tests.e2e.harness import (
     TOKEN,
     LoopbackReceiver,
     MovableClock,
-    ReceivedRequest,
     Stack,
     audit_events,
     consent_records,
@@ -27,6 +25,7 @@ from tests.e2e.harness import (
     outbox_rows,
     pdf_words,
     running_stack_on,
+    school_signature_check,
     stored_consent_text,
     submit_case,
     wait_for_status,
@@ -56,19 +55,7 @@ async def test_webhook_gets_a_signed_complete_package_once_after_it_comes_back(
         running_stack_on(emu, tmp_path, clock=clock) as stack,
         LoopbackReceiver(fail_first=2, fail_status=503) as hook,
     ):
-
-        def verify(request: ReceivedRequest) -> str | None:
-            """What the school's side does: check the signature with its own secret."""
-            headers = request.headers
-            return signature_problem(
-                [SECRET.encode()],
-                headers.get(TIMESTAMP_HEADER),
-                headers.get(SIGNATURE_HEADER),
-                SignedRequest("POST", request.path, request.body),
-                clock.timestamp(),
-            )
-
-        hook.check = verify
+        hook.check = school_signature_check(SECRET, clock)
         school_bin = await stack.add_school(webhook_url=hook.url, webhook_secret=SECRET)
         case = await submit_case(stack, school_bin)
 
