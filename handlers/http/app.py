@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Services
-from bot.services.intake_queue import SignalIntake
+from bot.usecases.intake_queue import SignalIntake
 from handlers.http import decisions, ops, signals
 from handlers.http.context import INTAKE, SERVICES
 from handlers.http.errors import error_middleware
