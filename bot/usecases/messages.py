@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from aiogram.filters.callback_data import CallbackData
+from typing import Any, Protocol
 
 from storage.outbox import Kind, OutgoingMessage, TelegramPayload
 
-Button = tuple[str, CallbackData]
+
+class Packable(Protocol):
+    """Callback data as a button needs it: packed into the string Telegram sends back.
+
+    aiogram's `CallbackData` is one; naming only `pack` keeps aiogram out of use cases.
+    """
+
+    def pack(self) -> str: ...
+
+
+Button = tuple[str, Packable]
 
 # Takes the phone-number keyboard away, so the guardian's letter keyboard shows again.
 REMOVE_KEYBOARD: dict[str, Any] = {"remove_keyboard": True}
