@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.documents import ReceiptData, RefusalData, render_receipt, render_refusal
+from bot.domain.numbers import next_registration_number, registration_prefix
 from bot.domain.status import (
     DECIDABLE_STATUSES,
     WITH_SCHOOL_STATUSES,
@@ -347,15 +348,13 @@ async def _next_registration_number(session: AsyncSession, school_id: int, now: 
     numbers one after another instead of colliding on the unique constraint.
     """
     await lock_school(session, school_id)
-    prefix = f"{now.year}/"
     result = await session.execute(
         select(func.max(Case.registration_number)).where(
-            Case.school_id == school_id, Case.registration_number.like(f"{prefix}%")
+            Case.school_id == school_id,
+            Case.registration_number.like(f"{registration_prefix(now.year)}%"),
         )
     )
-    last = result.scalar_one_or_none()
-    sequence = int(last.removeprefix(prefix)) + 1 if last else 1
-    return f"{prefix}{sequence:05d}"
+    return next_registration_number(now.year, result.scalar_one_or_none())
 
 
 def _receipt_data(
