@@ -27,6 +27,7 @@ from bot.app import run_application
 from bot.clock import ShiftedClock
 from bot.emulator import CallbackAnswer, SentMessage, TelegramEmulator, UserHandle
 from bot.runtime import Services
+from bot.services.application import load_draft
 from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
@@ -324,6 +325,13 @@ async def load_case(stack: Stack, case_id: str) -> Case:
         case = await session.get(Case, case_id)
     assert case is not None, case_id
     return case
+
+
+async def asked_step(stack: Stack, case_id: str) -> str | None:
+    """The form question the draft records as asked: where the guardian is in the form."""
+    async with stack.app.svc.sessions() as session:
+        _, draft = await load_draft(session, stack.app.svc.cipher, case_id)
+    return draft.asked.value if draft.asked else None
 
 
 async def wait_for_status(stack: Stack, case_id: str, status: str, timeout: float = 10.0) -> Case:  # noqa: ASYNC109

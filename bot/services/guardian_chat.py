@@ -1,0 +1,94 @@
+"""What the guardian's chat answers outside the buttons: commands, typed text, stickers.
+
+Each use case is one transaction that finds where the chat is (the draft's open
+question, the case in hearing, the row of a chat not linked yet), acts and queues the
+answer. Commands never reach these as text: a command always wins over an answer.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.runtime import Services
+from bot.services import form_answers, hearing
+from bot.services.access import Actor, guardian_lang
+from bot.services.guardian_status import status_prompt
+from bot.services.prompts import Present, Prompt, say, show
+from bot.services.welcome import language_of, phone_prompt
+from storage.models import GuardianStart
+from storage.repositories.guardians import get_guardian_by_telegram
+
+
+async def tell(
+    svc: Services, actor: Actor, purpose: str, key: str, *, present: Present | None = None
+) -> Prompt:
+    """A fixed text (`/help`, an unknown command) in the actor's language."""
+    async with svc.sessions.begin() as session:
+        prompt = say(await language_of(session, actor), purpose, key)
+        return await show(session, present, actor, prompt)
+
+
+async def tell_status(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:
+    """`/status`: every case of the guardian, or that there is none."""
+    async with svc.sessions.begin() as session:
+        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+        if guardian is None:
+            prompt = say(await language_of(session, actor), "status", "status.none")
+        else:
+            prompt = await status_prompt(session, svc, guardian, guardian_lang(guardian))
+        return await show(session, present, actor, prompt)
+
+
+async def cancel(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:
+    """`/cancel`: the question asked (of the form, or the phone) no longer waits."""
+    async with svc.sessions.begin() as session:
+        guardian = await form_answers.leave_open(session, svc.cipher, svc.clock, actor)
+        if guardian is not None:
+            prompt = say(guardian_lang(guardian), "cancel", "cancel.done")
+            return await show(session, present, actor, prompt)
+        start = await session.get(GuardianStart, actor.telegram_user_id)
+        asked = start is not None and start.asked is not None
+        if start is not None:
+            start.asked, start.updated_at = None, svc.clock.now()
+        key = "cancel.done" if asked else "cancel.nothing"
+        prompt = say(await language_of(session, actor), "cancel", key)
+        return await show(session, present, actor, prompt)
+
+
+async def take_text(
+    svc: Services, actor: Actor, text: str, *, present: Present | None = None
+) -> Prompt | None:
+    """Typed text: the answer to the form's open question, else the guardian's position
+    in a hearing, else a pointer to what can be done. None when it went to the hearing,
+    which answers in transactions of its own."""
+    async with svc.sessions.begin() as session:
+        prompt = await form_answers.take_open(session, svc.cipher, svc.clock, actor, text, present)
+        if prompt is not None:
+            return prompt
+        heard = await hearing.open_hearing(session, actor)
+        if heard is None:
+            return await show(session, present, actor, await _stray(session, actor, "stray"))
+    await hearing.state_position(svc, actor, heard, text)
+    return None
+
+
+async def not_text(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:
+    """A sticker, photo, voice or location: in the form, ask for text; else a pointer."""
+    async with svc.sessions.begin() as session:
+        if await form_answers.has_open_question(session, svc.cipher, actor):
+            prompt = say(await language_of(session, actor), "not_text", "form.not_text")
+        else:
+            prompt = await _stray(session, actor, "unsupported")
+        if prompt.purpose == "unsupported":
+            svc.metrics.unexpected_updates.labels("content").inc()
+        return await show(session, present, actor, prompt)
+
+
+async def _stray(session: AsyncSession, actor: Actor, purpose: str) -> Prompt:
+    """Nothing waits for this: a chat asked for its phone is shown the button again."""
+    lang = await language_of(session, actor)
+    start = await session.get(GuardianStart, actor.telegram_user_id)
+    if start is not None and start.asked == "contact":
+        return phone_prompt(lang, "use_button", "identity.use_button")
+    key = "form.nothing_to_answer" if purpose == "stray" else "error.unsupported"
+    return say(lang, purpose, key)
