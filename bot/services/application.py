@@ -28,7 +28,7 @@ from storage.crypto import DataCipher
 from storage.models import Application, Case, Guardian
 from storage.repositories.schools import get_school
 
-__all__ = ["Draft", "Step", "ask", "ask_next", "load_draft", "missing_step", "start_draft"]
+__all__ = ["Draft", "Step", "ask", "ask_next", "load_draft", "missing_step", "open_draft"]
 
 ADDRESS_MIN, ADDRESS_MAX = 10, 300
 # The service is for primary, basic and general secondary education: grades 1 to 11.
@@ -98,9 +98,13 @@ async def load_draft(
     application = result.scalars().first()
     if application is None:
         raise DomainError("error.stale_button", f"case {case_id} has no draft")
+    return application, _decrypted(cipher, application)
+
+
+def _decrypted(cipher: DataCipher, application: Application) -> Draft:
     data = cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
     asked = Step(data["asked"]) if data.get("asked") in Step._value2member_map_ else None
-    return application, Draft(address=data.get("address"), note=data.get("note"), asked=asked)
+    return Draft(address=data.get("address"), note=data.get("note"), asked=asked)
 
 
 def save_draft(cipher: DataCipher, now: datetime, application: Application, draft: Draft) -> None:
@@ -108,13 +112,19 @@ def save_draft(cipher: DataCipher, now: datetime, application: Application, draf
     application.updated_at = now
 
 
-async def start_draft(
+async def open_draft(
     session: AsyncSession, cipher: DataCipher, now: datetime, case: Case, guardian: Guardian
-) -> None:
-    """Create the draft once, prefilling the address from this guardian's last application."""
-    existing = await session.execute(select(Application).where(Application.case_id == case.id))
-    if existing.scalars().first() is not None:
-        return
+) -> tuple[Application, Draft]:
+    """The case's draft; created at the first consent, with the address prefilled from
+    this guardian's last application."""
+    existing = await session.execute(
+        select(Application)
+        .where(Application.case_id == case.id)
+        .execution_options(populate_existing=True)
+    )
+    application = existing.scalars().first()
+    if application is not None:
+        return application, _decrypted(cipher, application)
     draft = Draft(address=await _last_address(session, cipher, guardian.id))
     application = Application(
         case_id=case.id, language=guardian_lang(guardian).value, created_at=now, updated_at=now
@@ -122,6 +132,7 @@ async def start_draft(
     save_draft(cipher, now, application, draft)
     session.add(application)
     await session.flush()
+    return application, draft
 
 
 async def _last_address(session: AsyncSession, cipher: DataCipher, guardian_id: int) -> str | None:

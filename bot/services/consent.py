@@ -10,7 +10,7 @@ from bot.delivery.outbox import Kind, enqueue
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.services.access import Actor, guardian_lang, lock_own_case
-from bot.services.application import ask_next, start_draft
+from bot.services.application import ask, missing_step, open_draft
 from bot.services.case_views import case_number, case_view
 from bot.services.clockwork import local_time
 from bot.services.expiry import EXPIRE_AFTER
@@ -57,8 +57,12 @@ async def agree(
         await _record(session, svc, case, guardian, actor, message_id, "agree")
         apply_event(session, case, CaseEvent.CONSENT_GIVEN, actor=_who(actor), now=svc.clock.now())
         case.consented_at = svc.clock.now()
-        await start_draft(session, svc.cipher, svc.clock.now(), case, guardian)
-        return await ask_next(session, svc.cipher, svc.clock, actor, case, guardian, present)
+        application, draft = await open_draft(session, svc.cipher, svc.clock.now(), case, guardian)
+        step = missing_step(case, draft)
+        return await ask(
+            session, svc.cipher, svc.clock, actor, case, guardian, step, application, draft,
+            present,
+        )  # fmt: skip
 
 
 async def decline(svc: Services, actor: Actor, case_id: str, message_id: int | None) -> None:

@@ -37,7 +37,6 @@ from bot.services.case_views import school_name
 from bot.services.prompts import Act, Choice, Present, Prompt, Step, Text, say, show
 from storage.crypto import DataCipher
 from storage.models import Application, Case, Guardian
-from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import find_schools, get_school
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -147,6 +146,7 @@ async def take_open(
     cipher: DataCipher,
     clock: Clock,
     actor: Actor,
+    guardian: Guardian | None,
     text: str,
     present: Present | None,
 ) -> Prompt | None:
@@ -155,8 +155,9 @@ async def take_open(
 
     A chat has no field names: the question recorded with the draft is what the text
     answers (the chat's use case, `guardian_chat.take_text`, tries the hearing next).
+    `guardian` is the actor's, None when the chat is not linked.
     """
-    waiting = await _open_question(session, cipher, actor)
+    waiting = await _open_question(session, cipher, guardian)
     if waiting is None:
         return None
     case, step = waiting
@@ -169,29 +170,32 @@ async def take_open(
 
 
 async def leave_open(
-    session: AsyncSession, cipher: DataCipher, clock: Clock, actor: Actor
-) -> Guardian | None:
+    session: AsyncSession, cipher: DataCipher, clock: Clock, actor: Actor, guardian: Guardian
+) -> bool:
     """`/cancel` in the caller's transaction: the question asked no longer waits; the
-    answers given stay in the draft. Returns the guardian whose form it was, if any."""
-    waiting = await _open_question(session, cipher, actor, include_summary=True)
+    answers given stay in the draft. False when no question of the form was open."""
+    waiting = await _open_question(session, cipher, guardian, include_summary=True)
     if waiting is None:
-        return None
+        return False
     form = await _lock_form(session, cipher, actor, waiting[0].id)
     form.draft.asked = None
     save_draft(cipher, clock.now(), form.application, form.draft)
-    return form.guardian
+    return True
 
 
-async def has_open_question(session: AsyncSession, cipher: DataCipher, actor: Actor) -> bool:
-    """Whether a question of the actor's form waits for an answer (the summary too)."""
-    return await _open_question(session, cipher, actor, include_summary=True) is not None
+async def has_open_question(session: AsyncSession, cipher: DataCipher, guardian: Guardian) -> bool:
+    """Whether a question of the guardian's form waits for an answer (the summary too)."""
+    return await _open_question(session, cipher, guardian, include_summary=True) is not None
 
 
 async def _open_question(
-    session: AsyncSession, cipher: DataCipher, actor: Actor, *, include_summary: bool = False
+    session: AsyncSession,
+    cipher: DataCipher,
+    guardian: Guardian | None,
+    *,
+    include_summary: bool = False,
 ) -> tuple[Case, Step] | None:
-    """The actor's form question asked last, among the cases whose form is open."""
-    guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+    """The guardian's form question asked last, among the cases whose form is open."""
     if guardian is None:
         return None
     cases = await session.scalars(

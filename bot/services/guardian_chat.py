@@ -14,8 +14,8 @@ from bot.services import form_answers, hearing
 from bot.services.access import Actor, guardian_lang
 from bot.services.guardian_status import status_prompt
 from bot.services.prompts import Present, Prompt, say, show
-from bot.services.welcome import language_of, phone_prompt
-from storage.models import GuardianStart
+from bot.services.welcome import chat_language, language_of, phone_prompt
+from storage.models import Guardian, GuardianStart
 from storage.repositories.guardians import get_guardian_by_telegram
 
 
@@ -33,7 +33,7 @@ async def tell_status(svc: Services, actor: Actor, *, present: Present | None = 
     async with svc.sessions.begin() as session:
         guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         if guardian is None:
-            prompt = say(await language_of(session, actor), "status", "status.none")
+            prompt = say(await chat_language(session, actor, None), "status", "status.none")
         else:
             prompt = await status_prompt(session, svc, guardian, guardian_lang(guardian))
         return await show(session, present, actor, prompt)
@@ -42,16 +42,16 @@ async def tell_status(svc: Services, actor: Actor, *, present: Present | None = 
 async def cancel(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:
     """`/cancel`: the question asked (of the form, or the phone) no longer waits."""
     async with svc.sessions.begin() as session:
-        guardian = await form_answers.leave_open(session, svc.cipher, svc.clock, actor)
+        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         if guardian is not None:
-            prompt = say(guardian_lang(guardian), "cancel", "cancel.done")
-            return await show(session, present, actor, prompt)
-        start = await session.get(GuardianStart, actor.telegram_user_id)
-        asked = start is not None and start.asked is not None
-        if start is not None:
-            start.asked, start.updated_at = None, svc.clock.now()
-        key = "cancel.done" if asked else "cancel.nothing"
-        prompt = say(await language_of(session, actor), "cancel", key)
+            left = await form_answers.leave_open(session, svc.cipher, svc.clock, actor, guardian)
+        else:
+            start = await session.get(GuardianStart, actor.telegram_user_id)
+            left = start is not None and start.asked is not None
+            if start is not None:
+                start.asked, start.updated_at = None, svc.clock.now()
+        lang = await chat_language(session, actor, guardian)
+        prompt = say(lang, "cancel", "cancel.done" if left else "cancel.nothing")
         return await show(session, present, actor, prompt)
 
 
@@ -62,12 +62,16 @@ async def take_text(
     in a hearing, else a pointer to what can be done. None when it went to the hearing,
     which answers in transactions of its own."""
     async with svc.sessions.begin() as session:
-        prompt = await form_answers.take_open(session, svc.cipher, svc.clock, actor, text, present)
+        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+        prompt = await form_answers.take_open(
+            session, svc.cipher, svc.clock, actor, guardian, text, present
+        )
         if prompt is not None:
             return prompt
-        heard = await hearing.open_hearing(session, actor)
+        heard = await hearing.open_hearing(session, actor) if guardian is not None else None
         if heard is None:
-            return await show(session, present, actor, await _stray(session, actor, "stray"))
+            stray = await _stray(session, actor, guardian, "stray")
+            return await show(session, present, actor, stray)
     await hearing.state_position(svc, actor, heard, text)
     return None
 
@@ -75,20 +79,26 @@ async def take_text(
 async def not_text(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:
     """A sticker, photo, voice or location: in the form, ask for text; else a pointer."""
     async with svc.sessions.begin() as session:
-        if await form_answers.has_open_question(session, svc.cipher, actor):
-            prompt = say(await language_of(session, actor), "not_text", "form.not_text")
+        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+        if guardian is not None and await form_answers.has_open_question(
+            session, svc.cipher, guardian
+        ):
+            prompt = say(guardian_lang(guardian), "not_text", "form.not_text")
         else:
-            prompt = await _stray(session, actor, "unsupported")
+            prompt = await _stray(session, actor, guardian, "unsupported")
         if prompt.purpose == "unsupported":
             svc.metrics.unexpected_updates.labels("content").inc()
         return await show(session, present, actor, prompt)
 
 
-async def _stray(session: AsyncSession, actor: Actor, purpose: str) -> Prompt:
+async def _stray(
+    session: AsyncSession, actor: Actor, guardian: Guardian | None, purpose: str
+) -> Prompt:
     """Nothing waits for this: a chat asked for its phone is shown the button again."""
-    lang = await language_of(session, actor)
-    start = await session.get(GuardianStart, actor.telegram_user_id)
-    if start is not None and start.asked == "contact":
-        return phone_prompt(lang, "use_button", "identity.use_button")
+    lang = await chat_language(session, actor, guardian)
+    if guardian is None:
+        start = await session.get(GuardianStart, actor.telegram_user_id)
+        if start is not None and start.asked == "contact":
+            return phone_prompt(lang, "use_button", "identity.use_button")
     key = "form.nothing_to_answer" if purpose == "stray" else "error.unsupported"
     return say(lang, purpose, key)

@@ -26,9 +26,14 @@ log = logging.getLogger(__name__)
 
 
 async def language_of(session: AsyncSession, actor: Actor) -> Lang:
-    """The language to speak to `actor`: the linked guardian's, else the one told or
-    chosen since `/start`, else the interface's when it is ours, else Kazakh."""
+    """The language to speak to `actor` (see `chat_language`)."""
     guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+    return await chat_language(session, actor, guardian)
+
+
+async def chat_language(session: AsyncSession, actor: Actor, guardian: Guardian | None) -> Lang:
+    """The linked guardian's language, else the one told or chosen since `/start`, else
+    the interface's when it is ours, else Kazakh; `guardian` is the actor's, if linked."""
     if guardian is not None:
         return guardian_lang(guardian)
     start = await session.get(GuardianStart, actor.telegram_user_id)
