@@ -20,14 +20,14 @@ fresh SQLite file (or PostgreSQL database) per measurement. It is measured twice
 it is, and with the application PDF rendered once and its bytes reused for every
 other case ("PDF rendered once"), which shows the stack without fpdf's CPU (one
 update in seven is the confirm press that renders it). Setup, unmeasured: N guardians
-link their chat, one signal each opens a case at one of 20 schools with a staff chat, and their notices are delivered (a setup run
-with TELEGRAM_RATE_PER_S=1000). The measured run restarts the app with the default
-30/s, so replies queue in the outbox and go out paced in the background, as in
-production: updates/s measures handling, which is what a webhook's throughput is.
+link their chat, one signal each opens a case at one of 20 schools with a staff chat,
+and their notices are delivered (a setup run with TELEGRAM_RATE_PER_S=1000). The
+measured run restarts the app with the default 30/s, so replies queue in the outbox and
+go out paced in the background, as in production: updates/s measures handling, which
+is what a webhook's throughput is.
 Checked: every update answered 200, every press answered at the emulator, no failed
 Bot API call, every update counted by the handler timing middleware, every case
-submitted, no FSM state left, a queued reply for every update but the confirm press
-(which queues the application copy), no error replies.
+submitted, no FSM state left, a queued reply for every update, no error replies.
 
 Baseline, same updates and concurrency: a plain aiogram Dispatcher with MemoryStorage
 behind the same SimpleRequestHandler, answering each update with a sendMessage (and
