@@ -98,6 +98,7 @@ from bot.settings import Settings
 from bot.signals import VkkSignal
 from bot.telegram import WEBHOOK_PATH
 from bot.texts import Lang, Texts, parse_lang
+from handlers.telegram.guardian.views import TelegramPresenter
 from storage.models import Case, FsmRecord, OutboxMessage
 from tests.conftest import ALMATY
 from tests.e2e.harness import TOKEN, WORKING_MORNING, eventually, stack_settings
@@ -321,10 +322,11 @@ async def open_cases(svc: Services, users: list[dict[str, Any]]) -> None:
         for k, b in enumerate(bins)
     ]
     assert (await import_school_registry(svc, lines)).imported == SCHOOLS
+    present = TelegramPresenter(svc.texts, svc.cipher, svc.clock)  # link confirmations
     for n, user in enumerate(users):
         actor = Actor(telegram_user_id=user["id"], chat_id=user["id"], origin=f"bench-link:{n}")
         lang = parse_lang(user.get("language_code")) or Lang.KK
-        await link_by_contact(svc, actor, make_phone(n), lang, None)
+        await link_by_contact(svc, actor, make_phone(n), lang, present=present)
     signals = [
         VkkSignal.model_validate(
             signal_payload(
