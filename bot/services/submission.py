@@ -37,9 +37,11 @@ async def confirm(
     time and the 2-working-day deadline follow the order's schedule: an application
     confirmed at night or on a holiday counts from the next working day. The PDF is
     rendered in a worker thread under the case lock, so that what it says is exactly
-    what is stored and sent; with its fonts parsed once it takes milliseconds.
+    what is stored and sent. Renders share one interpreter lock, so confirmations take
+    turns before their transaction begins: a burst of them holds one connection while
+    a PDF renders, not one each, and every other update keeps its own.
     """
-    async with svc.sessions.begin() as session:
+    async with svc.rendering, svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
         application, draft = await load_draft(session, svc.cipher, case.id)
         if missing_step(case, draft) is not Step.SUMMARY:
