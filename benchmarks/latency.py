@@ -56,6 +56,7 @@ from bot.settings import Settings
 from bot.texts import Lang
 from bot.usecases.access import Actor
 from bot.usecases.identity import link_by_contact
+from handlers.telegram.guardian.views import TelegramPresenter
 from tests.factories import signal_payload, signed
 
 TOKEN = "424242:benchmark-token"
@@ -136,9 +137,10 @@ async def run(signals: int, rate: float) -> None:
         clock = ShiftedClock(WORKING_MORNING, ALMATY)
         async with run_application(settings, clock=clock) as app, aiohttp.ClientSession() as http:
             already = len(list((await sent_calls(http, emu_url))["sent"]))  # type: ignore[arg-type]
+            present = TelegramPresenter(app.svc.texts, app.svc.cipher, app.svc.clock)
             for n, chat in enumerate(chats):
                 actor = Actor(telegram_user_id=chat, chat_id=chat, origin=f"bench-link:{n}")
-                await link_by_contact(app.svc, actor, phone_of(n), Lang.KK, None)
+                await link_by_contact(app.svc, actor, phone_of(n), Lang.KK, present=present)
             await wait_sent(http, emu_url, already + len(chats))  # link confirmations
             api = f"http://127.0.0.1:{app.port}/api/v1/signals/vkk"
             accepted_at: dict[int, float] = {}

@@ -1,12 +1,22 @@
-"""Choice of the aiogram FSM storage: Redis when configured, else the service's database."""
+"""aiogram's FSM storage, for staff chats only: Redis when configured, else the database.
+
+The guardian's conversation is not in aiogram's FSM: where a guardian is lives in the
+case, draft and `guardian_starts` rows, written in the transaction of each answer.
+What is left for the FSM is the staff's two-message refusal prompt (the ground, then
+the reason as a reply) in a school's group chat, per staff member, before any case
+row changes. `StaffChatsOnly` keeps private chats away from the storage, so a
+guardian's update costs no FSM read (aiogram asks for the state of every update).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,3 +83,48 @@ def _seal(cipher: DataCipher, data: dict[str, Any]) -> str:
 
 def _open(cipher: DataCipher, value: str) -> dict[str, Any]:
     return cipher.decrypt_json(value.encode("ascii"))
+
+
+class StaffChatsOnly(BaseStorage):
+    """`inner` for group chats (negative chat ids); private chats have no aiogram state.
+
+    Reading a private chat's state answers "none" without any I/O; writing one is a
+    programming error, since the guardian's conversation lives in the case rows.
+    """
+
+    def __init__(self, inner: BaseStorage) -> None:
+        self.inner = inner
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        if _private(key):
+            if state is None or (isinstance(state, State) and state.state is None):
+                return
+            raise RuntimeError("a private chat's conversation is kept in the case rows")
+        await self.inner.set_state(key, state)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return None if _private(key) else await self.inner.get_state(key)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if _private(key):
+            if data:
+                raise RuntimeError("a private chat's conversation is kept in the case rows")
+            return
+        await self.inner.set_data(key, data)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return {} if _private(key) else await self.inner.get_data(key)
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        if _private(key):
+            await self.set_data(key, data)
+            return {}
+        return await self.inner.update_data(key, data)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def _private(key: StorageKey) -> bool:
+    """Telegram gives users (and so private chats) positive ids, groups negative ones."""
+    return key.chat_id > 0

@@ -21,7 +21,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.fsm_storage import build_fsm_storage
+from bot.fsm_storage import StaffChatsOnly, build_fsm_storage
 from bot.response_models import KeepResponseModels
 from bot.runtime import Services
 from bot.texts import Lang
@@ -30,6 +30,7 @@ from handlers.http.errors import HttpProblem
 from handlers.telegram import errors, unexpected
 from handlers.telegram.guardian import commands, consent, form, start
 from handlers.telegram.guardian import hearing as guardian_hearing
+from handlers.telegram.guardian.views import TelegramPresenter
 from handlers.telegram.middlewares import (
     ContextMiddleware,
     TimingMiddleware,
@@ -64,7 +65,10 @@ def build_dispatcher(svc: Services) -> Dispatcher:
     isolation: BaseEventIsolation = (
         storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
     )
-    dp = Dispatcher(storage=storage, events_isolation=isolation, svc=svc)
+    present = TelegramPresenter(svc.texts, svc.cipher, svc.clock)
+    dp = Dispatcher(
+        storage=StaffChatsOnly(storage), events_isolation=isolation, svc=svc, present=present
+    )
     dp.update.outer_middleware(
         UnknownUpdateMiddleware(svc.metrics.unexpected_updates.labels("unknown").inc)
     )

@@ -11,7 +11,7 @@ from bot.domain.status import CaseStatus
 from bot.errors import DomainError
 from bot.texts import DEFAULT_LANG, Lang, parse_lang
 from storage.models import Case, Guardian
-from storage.repositories.cases import lock_case
+from storage.repositories.cases import get_case, lock_case
 from storage.repositories.guardians import get_guardian
 
 
@@ -27,6 +27,8 @@ class Actor:
     origin: str
     display_name: str = ""
     """The name as Telegram shows it (first and last name), e.g. for who accepted."""
+    interface_lang: Lang | None = None
+    """The language of the person's app when it is one of ours: spoken until they choose."""
 
 
 def guardian_lang(guardian: Guardian) -> Lang:
@@ -41,7 +43,23 @@ async def lock_own_case(
     A forged or replayed button for someone else's case is refused without revealing
     anything about it; a button from an old message is refused as stale.
     """
-    case = await lock_case(session, case_id)
+    return await _own_case(session, await lock_case(session, case_id), case_id, actor, allowed)
+
+
+async def read_own_case(
+    session: AsyncSession, case_id: str, actor: Actor, allowed: Collection[CaseStatus]
+) -> tuple[Case, Guardian]:
+    """The same checks as `lock_own_case` without the lock, for work that writes no case."""
+    return await _own_case(session, await get_case(session, case_id), case_id, actor, allowed)
+
+
+async def _own_case(
+    session: AsyncSession,
+    case: Case | None,
+    case_id: str,
+    actor: Actor,
+    allowed: Collection[CaseStatus],
+) -> tuple[Case, Guardian]:
     guardian = await get_guardian(session, case.guardian_id) if case else None
     if case is None or guardian is None or guardian.telegram_user_id != actor.telegram_user_id:
         raise DomainError("error.not_your_case", f"user may not act on case {case_id}")

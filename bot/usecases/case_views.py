@@ -9,6 +9,7 @@ from typing import Any
 from bot.domain.status import CaseStatus
 from bot.grammar import person_sex, sex_from_iin
 from bot.texts import Lang, Person, Raw, Texts
+from bot.usecases.prompts import Text, render
 from storage.crypto import DataCipher
 from storage.models import Case, School
 
@@ -116,13 +117,18 @@ def _optional_date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def validity_text(texts: Texts, lang: Lang, view: CaseView) -> Raw:
+def validity(view: CaseView) -> Text:
     """How long the VKK conclusion is valid, as the guardian and the school read it.
 
     The signal may omit the date; saying so is better than a blank a reader may take for
     "indefinitely".
     """
     if view.conclusion_valid_until is None:
-        return Raw(texts(lang, "conclusion.valid_until_unknown"))
+        return Text("conclusion.valid_until_unknown")
     until = view.conclusion_valid_until.strftime("%d.%m.%Y")
-    return Raw(texts(lang, "conclusion.valid_until", valid_until=until))
+    return Text("conclusion.valid_until", {"valid_until": until})
+
+
+def validity_text(texts: Texts, lang: Lang, view: CaseView) -> Raw:
+    """`validity` rendered in `lang`, for messages still built as HTML by their service."""
+    return Raw(render(texts, lang, validity(view)))

@@ -9,7 +9,7 @@ from bot.errors import DomainError
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
-from bot.usecases.application import Step, ask_next, start_draft
+from bot.usecases.application import ask, missing_step, open_draft
 from bot.usecases.case_views import case_number, case_view
 from bot.usecases.clockwork import local_time
 from bot.usecases.expiry import EXPIRE_AFTER
@@ -18,6 +18,8 @@ from bot.usecases.forwarding import tell_school_consent_withdrawn
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from bot.usecases.notices import consent_text, notice_message
+from bot.usecases.prompts import Present, Prompt
+from bot.usecases.welcome import language_of
 from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import Case, ConsentRecord, Guardian
 from storage.outbox import Kind, enqueue
@@ -40,7 +42,14 @@ AFTER_SUBMISSION = (*sorted(DECIDABLE_STATUSES), *sorted(DECIDED_STATUSES))
 WITHDRAWABLE = (*BEFORE_SUBMISSION, *AFTER_SUBMISSION)
 
 
-async def agree(svc: Services, actor: Actor, case_id: str, message_id: int | None) -> Step:
+async def agree(
+    svc: Services,
+    actor: Actor,
+    case_id: str,
+    message_id: int | None,
+    *,
+    present: Present | None = None,
+) -> Prompt:
     """Record consent and ask the first missing application field (or show the summary)."""
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, ANSWERABLE)
@@ -48,8 +57,12 @@ async def agree(svc: Services, actor: Actor, case_id: str, message_id: int | Non
         await _record(session, svc, case, guardian, actor, message_id, "agree")
         apply_event(session, case, CaseEvent.CONSENT_GIVEN, actor=_who(actor), now=svc.clock.now())
         case.consented_at = svc.clock.now()
-        await start_draft(session, svc, case, guardian)
-        return await ask_next(session, svc, case, guardian, actor)
+        application, draft = await open_draft(session, svc.cipher, svc.clock.now(), case, guardian)
+        step = missing_step(case, draft)
+        return await ask(
+            session, svc.cipher, svc.clock, actor, case, guardian, step, application, draft,
+            present,
+        )  # fmt: skip
 
 
 async def decline(svc: Services, actor: Actor, case_id: str, message_id: int | None) -> None:
@@ -154,7 +167,7 @@ async def _record(
     )
 
 
-async def offer_withdrawal(svc: Services, actor: Actor, lang: Lang) -> None:
+async def offer_withdrawal(svc: Services, actor: Actor) -> None:
     """`/withdraw`: one button per case whose consent stands, or that there is none.
 
     Taking consent back is not undone by a slip of the finger, so the command only
@@ -163,7 +176,7 @@ async def offer_withdrawal(svc: Services, actor: Actor, lang: Lang) -> None:
     async with svc.sessions.begin() as session:
         guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         standing = await _standing_consents(session, guardian) if guardian else []
-        lang = guardian_lang(guardian) if guardian else lang
+        lang = guardian_lang(guardian) if guardian else await language_of(session, actor)
         if not standing:
             text, buttons = svc.texts(lang, "withdraw.none"), []
         else:

@@ -147,7 +147,7 @@ def validate_position(raw: str) -> str:
     return position
 
 
-async def open_hearing(svc: Services, actor: Actor) -> str | None:
+async def open_hearing(session: AsyncSession, actor: Actor) -> str | None:
     """The latest case of this guardian in hearing, if any.
 
     Typed text outside any question lands here: the invitation came unasked, so the
@@ -155,13 +155,12 @@ async def open_hearing(svc: Services, actor: Actor) -> str | None:
     window passed or that has the position already is returned too, so that the text
     gets that answer instead of "nothing to answer".
     """
-    async with svc.sessions() as session:
-        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
-        if guardian is None:
-            return None
-        for case in reversed(await list_cases_of_guardian(session, guardian.id)):
-            if case.status == CaseStatus.HEARING.value:
-                return case.id
+    guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+    if guardian is None:
+        return None
+    for case in reversed(await list_cases_of_guardian(session, guardian.id)):
+        if case.status == CaseStatus.HEARING.value:
+            return case.id
     return None
 
 

@@ -1,4 +1,4 @@
-"""Who the guardian is: language, the shared phone number and the one-time deep link."""
+"""Who the guardian is: the shared phone number and the one-time deep link."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import normalize_kz_mobile
@@ -16,14 +16,14 @@ from bot.texts import Lang
 from bot.usecases.access import Actor
 from bot.usecases.case_views import case_view
 from bot.usecases.first_contact import notice_dedupe_key
-from bot.usecases.messages import REMOVE_KEYBOARD, text_message
 from bot.usecases.notices import notice_message
+from bot.usecases.prompts import Present, Prompt, Text, show
+from bot.usecases.welcome import forget_start, language_of
 from storage.models import Case, Guardian, LinkToken
-from storage.outbox import OUTBOX_DIRTY, Kind, enqueue
+from storage.outbox import Kind, enqueue
 from storage.repositories.audit import add_audit_event
 from storage.repositories.cases import list_cases_of_guardian
 from storage.repositories.guardians import get_guardian_by_phone, get_guardian_by_telegram
-from storage.repositories.outbox import requeue_dead
 from storage.repositories.schools import get_school
 from storage.repositories.tokens import token_hash
 
@@ -55,56 +55,40 @@ async def known_language(svc: Services, telegram_user_id: int) -> Lang | None:
     return Lang(guardian.language)
 
 
-async def resume_guardian(svc: Services, actor: Actor) -> int:
-    """A guardian marked unreachable is back (they wrote to us): clear the mark and send
-    again what could not be delivered while they had blocked the bot."""
-    async with svc.sessions.begin() as session:
-        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
-        if guardian is None or guardian.unreachable_at is None:
-            return 0
-        guardian.unreachable_at = None
-        guardian.chat_id = actor.chat_id
-        now = svc.clock.now()
-        kinds = [Kind.NOTICE.value, Kind.RESULT.value]
-        resent = await requeue_dead(session, str(actor.chat_id), kinds, now)
-        session.info[OUTBOX_DIRTY] = True
-    log.info("unreachable guardian is back; %d messages sent again", resent)
-    return resent
-
-
-async def remember_language(svc: Services, telegram_user_id: int, lang: Lang) -> None:
-    async with svc.sessions.begin() as session:
-        await session.execute(
-            update(Guardian)
-            .where(Guardian.telegram_user_id == telegram_user_id)
-            .values(language=lang.value, updated_at=svc.clock.now())
-        )
-
-
 async def link_by_contact(
-    svc: Services, actor: Actor, raw_phone: str, lang: Lang, token: str | None
+    svc: Services,
+    actor: Actor,
+    raw_phone: str,
+    lang: Lang | None = None,
+    token: str | None = None,
+    *,
+    present: Present | None = None,
 ) -> LinkOutcome:
     """Tie the sender's own phone to this chat and send notices of the cases waiting.
 
-    The caller has checked that the contact is the sender's own. A deep-link token
-    sent to another number links nothing: whoever holds a forwarded link must not see
-    someone else's child's medical data.
+    The caller has checked that the contact is the sender's own. The language and the
+    deep link are those kept since `/start` unless given. A deep-link token sent to
+    another number links nothing: whoever holds a forwarded link must not see someone
+    else's child's medical data.
     """
     phone = normalize_kz_mobile(raw_phone)
     now = svc.clock.now()
     async with svc.sessions.begin() as session:
-        token_row = await _usable_token(session, token, now) if token else None
+        lang = lang or await language_of(session, actor)
+        started = await forget_start(session, actor)
+        hashed = token_hash(token) if token else started.token_hash if started else None
+        token_row = await _usable_token(session, hashed, now) if hashed else None
         guardian = await get_guardian_by_phone(session, svc.cipher, phone) if phone else None
-        check = await _check_token(session, token, token_row, guardian)
+        check = await _check_token(session, hashed, token_row, guardian)
         if check is TokenCheck.OTHER_PHONE or phone is None:
             outcome = LinkOutcome(0, check)
-            await _confirm(session, svc, actor, lang, outcome)
+            await _confirm(session, actor, lang, outcome, present)
             return outcome
         guardian = await _attach_chat(session, svc, guardian, phone, actor, lang)
         if token_row is not None:
             token_row.used_at = now
         waiting = await _waiting_cases(session, guardian)
-        await _confirm(session, svc, actor, lang, LinkOutcome(len(waiting), check))
+        await _confirm(session, actor, lang, LinkOutcome(len(waiting), check), present)
         for case in waiting:
             await _queue_notice(session, svc, case, actor, lang)
     log.info("guardian linked a chat; %d case notices queued", len(waiting))
@@ -112,38 +96,34 @@ async def link_by_contact(
 
 
 async def _confirm(
-    session: AsyncSession, svc: Services, actor: Actor, lang: Lang, outcome: LinkOutcome
+    session: AsyncSession,
+    actor: Actor,
+    lang: Lang,
+    outcome: LinkOutcome,
+    present: Present | None,
 ) -> None:
     """Say what happened before the notices, which follow in the same transaction.
 
     A single notice says it all by itself, so it comes without a confirmation: one
     message less, and a second sooner, at one message per second to a private chat.
-    The phone keyboard is one-time; the next question that wants typed text removes it.
     """
     if outcome.cases_notified == 1 and outcome.token in (TokenCheck.NONE, TokenCheck.VALID):
         return
-    t = svc.texts
+    parts: tuple[Text, ...]
     if outcome.token is TokenCheck.OTHER_PHONE:
-        text = t(lang, "identity.token_other_phone")
+        parts = (Text("identity.token_other_phone"),)
     else:
         key = "identity.linked" if outcome.cases_notified else "identity.no_cases"
-        text = t(lang, key, count=outcome.cases_notified)
+        parts = (Text(key, {"count": outcome.cases_notified}),)
         if outcome.token is TokenCheck.INVALID:
-            text = t(lang, "identity.token_invalid") + "\n\n" + text
-    message = text_message(
-        f"{actor.origin}:linked",
-        Kind.REPLY,
-        actor.chat_id,
-        text,
-        reply_markup=REMOVE_KEYBOARD,
-    )
-    await enqueue(session, svc.cipher, svc.clock.now(), message)
+            parts = (Text("identity.token_invalid"), *parts)
+    await show(session, present, actor, Prompt(lang=lang, purpose="linked", parts=parts))
 
 
-async def _usable_token(session: AsyncSession, token: str, now: object) -> LinkToken | None:
+async def _usable_token(session: AsyncSession, hashed: str, now: object) -> LinkToken | None:
     result = await session.execute(
         select(LinkToken).where(
-            LinkToken.token_hash == token_hash(token),
+            LinkToken.token_hash == hashed,
             LinkToken.purpose == "guardian",
             LinkToken.used_at.is_(None),
             LinkToken.expires_at > now,
@@ -153,11 +133,14 @@ async def _usable_token(session: AsyncSession, token: str, now: object) -> LinkT
 
 
 async def _check_token(
-    session: AsyncSession, token: str | None, token_row: LinkToken | None, guardian: Guardian | None
+    session: AsyncSession,
+    hashed: str | None,
+    token_row: LinkToken | None,
+    guardian: Guardian | None,
 ) -> TokenCheck:
     """A link is valid only for the guardian of its own case: anyone else holding a
     forwarded link can neither use it nor spend it."""
-    if token is None:
+    if hashed is None:
         return TokenCheck.NONE
     if token_row is None:
         return TokenCheck.INVALID

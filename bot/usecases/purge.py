@@ -40,7 +40,7 @@ class HousekeepingResult:
     """What the purge removed besides case data."""
 
     outbox_payloads: int
-    fsm_records: int
+    dialogs: int
     redis_dialogs_bounded: int = 0
 
 
@@ -122,13 +122,14 @@ async def purge_guardian(svc: Services, guardian_id: int) -> bool:
 async def purge_housekeeping(svc: Services) -> HousekeepingResult:
     """Drop old finished outbox payloads that belong to no case, and abandoned dialogs.
 
-    Dialog state lives in `fsm_states` when the FSM storage is SQL. With Redis, keys
-    expire by themselves after the same period; keys written without a lifetime (by an
-    older version) get one here.
+    Dialogs are staff prompts in `fsm_states` when the FSM storage is SQL (with Redis,
+    keys expire by themselves after the same period; keys written without a lifetime by
+    an older version get one here) and `guardian_starts` rows of chats that never
+    shared their phone.
     """
     cutoff = retention_cutoff(svc)
     async with svc.sessions.begin() as session:
         payloads = await repo.erase_old_outbox_payloads(session, cutoff)
-        dialogs = await repo.delete_stale_fsm_records(session, cutoff)
+        dialogs = await repo.delete_stale_dialogs(session, cutoff)
     bounded = await bound_redis_dialogs(svc.settings) if svc.settings.REDIS_URL else 0
     return HousekeepingResult(payloads, dialogs, redis_dialogs_bounded=bounded)

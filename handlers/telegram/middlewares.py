@@ -1,4 +1,4 @@
-"""Outer middlewares: resolve the language and the acting user once per update."""
+"""Outer middlewares: the acting user once per update, unknown updates, timing."""
 
 from __future__ import annotations
 
@@ -9,14 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 
-from bot.runtime import Services
-from bot.texts import DEFAULT_LANG, Lang, parse_lang
-from bot.usecases.identity import known_language
-from handlers.telegram.context import LANG_KEY, actor_of, lang_value
+from handlers.telegram.context import actor_of
 
 log = logging.getLogger(__name__)
 
@@ -51,33 +47,17 @@ class UnknownUpdateMiddleware(BaseMiddleware):
 
 
 class ContextMiddleware(BaseMiddleware):
-    """Adds `lang` and `actor` to handler data for messages and button presses.
+    """Adds `actor` to handler data for messages and button presses.
 
-    The language is the one the person chose (FSM), else the one stored for a linked
-    guardian, else their Telegram interface language if it is ours, else Kazakh.
+    Nothing is read here: the language to answer in is the use case's to find, in the
+    transaction that answers (the guardian's, the chat's since `/start`, the app's).
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, Message | CallbackQuery) and event.from_user is not None:
             update: Update = data["event_update"]
             data["actor"] = actor_of(event, update)
-            data["lang"] = await self._language(event, data)
         return await handler(event, data)
-
-    async def _language(self, event: Message | CallbackQuery, data: dict[str, Any]) -> Lang:
-        state: FSMContext | None = data.get("state")
-        if state is not None:
-            chosen = lang_value((await state.get_data()).get(LANG_KEY))
-            if chosen is not None:
-                return chosen
-        svc: Services = data["svc"]
-        assert event.from_user is not None
-        stored = await known_language(svc, event.from_user.id)
-        if stored is not None:
-            if state is not None:
-                await state.update_data({LANG_KEY: stored.value})
-            return stored
-        return parse_lang(event.from_user.language_code) or DEFAULT_LANG
 
 
 class TimingMiddleware(BaseMiddleware):

@@ -6,12 +6,16 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, InlineQuery, Message
 
 from bot.runtime import Services
-from bot.texts import DEFAULT_LANG, Lang
+from bot.texts import DEFAULT_LANG
+from bot.usecases.access import Actor
+from bot.usecases.identity import known_language
 
 
-async def on_unknown_button(query: CallbackQuery, svc: Services, lang: Lang = DEFAULT_LANG) -> None:
+async def on_unknown_button(query: CallbackQuery, svc: Services, actor: Actor) -> None:
     """Tampered or ancient callback data matched no button: a toast, nothing else."""
     svc.metrics.unexpected_updates.labels("callback_query").inc()
+    known = await known_language(svc, actor.telegram_user_id)
+    lang = known or actor.interface_lang or DEFAULT_LANG
     await query.answer(svc.texts(lang, "error.stale_button"))
 
 

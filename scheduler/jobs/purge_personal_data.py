@@ -26,7 +26,7 @@ async def run_purge_personal_data(svc: Services) -> int:
     guardians = await sweep(svc, list_guardian_purge_candidates, purge_guardian)
     rest = await purge_housekeeping(svc)
     did_something = (
-        cases or guardians or rest.outbox_payloads or rest.fsm_records or rest.redis_dialogs_bounded
+        cases or guardians or rest.outbox_payloads or rest.dialogs or rest.redis_dialogs_bounded
     )
     log.log(
         logging.INFO if did_something else logging.DEBUG,
@@ -35,7 +35,7 @@ async def run_purge_personal_data(svc: Services) -> int:
         cases,
         guardians,
         rest.outbox_payloads,
-        rest.fsm_records,
+        rest.dialogs,
         rest.redis_dialogs_bounded,
     )
     return cases

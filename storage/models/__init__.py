@@ -7,6 +7,7 @@ from storage.models.fsm import FsmRecord
 from storage.models.guardians import Guardian
 from storage.models.outbox import OutboxMessage
 from storage.models.schools import School, SchoolWord, StaffChat
+from storage.models.starts import GuardianStart
 from storage.models.tokens import LinkToken
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Document",
     "FsmRecord",
     "Guardian",
+    "GuardianStart",
     "LinkToken",
     "OutboxMessage",
     "School",

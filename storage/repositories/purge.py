@@ -16,7 +16,15 @@ from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Application, Case, Document, FsmRecord, Guardian, OutboxMessage
+from storage.models import (
+    Application,
+    Case,
+    Document,
+    FsmRecord,
+    Guardian,
+    GuardianStart,
+    OutboxMessage,
+)
 
 # Outbox rows the dispatcher is done with; pending, retrying or leased rows keep their payload.
 FINISHED_OUTBOX_STATUSES = ("sent", "dead")
@@ -150,7 +158,9 @@ async def lock_purgeable_guardian(session: AsyncSession, guardian_id: int) -> Gu
     return result.scalars().first()
 
 
-async def delete_stale_fsm_records(session: AsyncSession, before: datetime) -> int:
-    """Delete dialogs (FSM state and encrypted data) untouched since `before`."""
-    result = await session.execute(delete(FsmRecord).where(FsmRecord.updated_at < before))
-    return _rowcount(result)
+async def delete_stale_dialogs(session: AsyncSession, before: datetime) -> int:
+    """Delete dialogs untouched since `before`: staff FSM rows (state and encrypted
+    data) and chats that opened the bot but never shared their phone."""
+    fsm = await session.execute(delete(FsmRecord).where(FsmRecord.updated_at < before))
+    starts = await session.execute(delete(GuardianStart).where(GuardianStart.updated_at < before))
+    return _rowcount(fsm) + _rowcount(starts)

@@ -30,6 +30,7 @@ from bot.runtime import Services
 from bot.settings import Settings
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from bot.texts import Lang
+from bot.usecases.application import load_draft
 from bot.usecases.registry import RegistryLine, import_school_registry
 from storage.models import AuditEvent, Case, ConsentRecord, ConsentText, Document, OutboxMessage
 from tests.conftest import ALMATY, DATA_KEY, SIGNAL_SECRET
@@ -324,6 +325,13 @@ async def load_case(stack: Stack, case_id: str) -> Case:
         case = await session.get(Case, case_id)
     assert case is not None, case_id
     return case
+
+
+async def asked_step(stack: Stack, case_id: str) -> str | None:
+    """The form question the draft records as asked: where the guardian is in the form."""
+    async with stack.app.svc.sessions() as session:
+        _, draft = await load_draft(session, stack.app.svc.cipher, case_id)
+    return draft.asked.value if draft.asked else None
 
 
 async def wait_for_status(stack: Stack, case_id: str, status: str, timeout: float = 10.0) -> Case:  # noqa: ASYNC109

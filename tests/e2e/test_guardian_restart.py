@@ -1,7 +1,9 @@
-"""The whole process restarts in the middle of the form; `/cancel` leaves a step.
+"""The whole process restarts in the middle of the form; `/cancel` leaves a step;
+commands typed mid-form are commands.
 
 Both app runs talk to one emulator (Telegram does not restart with us) and one SQLite
-file: the FSM state and the draft live in SQL, so nothing the guardian said is lost.
+file: the draft records the answers and the question asked, so nothing the guardian
+said is lost and a typed answer goes where it belongs.
 """
 
 from __future__ import annotations
@@ -9,17 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
 
 from bot.clock import ShiftedClock
-from bot.emulator import TelegramEmulator, UserHandle
-from bot.fsm_storage import build_fsm_storage
-from handlers.telegram.guardian.states import Form
+from bot.emulator import TelegramEmulator
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
     TOKEN,
     WORKING_MORNING,
     Stack,
+    asked_step,
     fragment,
     linked_guardian,
     load_case,
@@ -91,44 +91,36 @@ async def test_restart_mid_form_keeps_the_step_and_the_answers(tmp_path: Path) -
     assert kk(stack, "error.generic") not in [m.text for m in emu.sent(user.chat_id)]
 
 
-async def lag_fsm_state(stack: Stack, user: UserHandle, step: str | None) -> None:
-    """What a kill leaves between the commit that asks the next question and the FSM
-    write after it: the stored state still names the question before (or, right after
-    the consent, no question at all)."""
-    svc = stack.app.svc
-    storage = build_fsm_storage(svc.settings, svc.sessions, svc.cipher, svc.clock)
-    key = StorageKey(bot_id=int(TOKEN.split(":")[0]), chat_id=user.chat_id, user_id=user.id)
-    try:
-        await storage.set_state(key, getattr(Form, step) if step else None)
-        if step is None:
-            await storage.set_data(key, {})
-    finally:
-        await storage.close()
-
-
-async def test_an_answer_goes_to_the_question_asked_even_when_the_fsm_state_lags(
+async def test_commands_typed_in_the_middle_of_the_form_are_commands_not_answers(
     tmp_path: Path,
 ) -> None:
+    """At the address question, every text starting with "/" is a command: the ones the
+    bot has answer as always, any other (mistyped, or for another bot) gets the help;
+    none of them lands in the draft, and the address typed after them still does."""
     async with running_stack(tmp_path) as stack:
         user = await linked_guardian(stack)
         created = await signal_for(stack, user, school={"bin": await stack.add_school()})
+        case_id = str(created["case_id"])
         await stack.next_message(user.chat_id, kk(stack, "consent.question"))
         await user.press(kk(stack, "consent.agree_button"))
         await stack.next_message(user.chat_id, kk(stack, "form.ask_address"))
-        await lag_fsm_state(stack, user, None)
+
+        await user.send_command("/status")
+        status = await stack.next_message(user.chat_id, fragment(stack, "kk", "status.header"))
+        answers = []
+        for typed in ("/help", "/status@another_bot", "/Абай көшесі, 10 үй, Қаскелең"):
+            await user.send_text(typed)
+            answers.append(await stack.next_message(user.chat_id))
+        await user.send_command("/withdraw")
+        offer = await stack.next_message(user.chat_id, fragment(stack, "kk", "withdraw.choose"))
+        asked_after_commands = await asked_step(stack, case_id)
+
         await user.send_text(ADDRESS)
         summary = await stack.next_message(user.chat_id, fragment(stack, "kk", "form.summary"))
 
-        await lag_fsm_state(stack, user, "address")
-        await user.send_text(NOTE)
-        await stack.next_message(user.chat_id, kk(stack, "form.nothing_to_answer"))
-
-        await user.press(kk(stack, "form.edit_note_button"), summary)
-        await stack.next_message(user.chat_id, kk(stack, "form.ask_note", max=500))
-        await lag_fsm_state(stack, user, "summary")
-        await user.send_text(NOTE)
-        final = await stack.next_message(user.chat_id, fragment(stack, "kk", "form.summary"))
-
-    assert f"Мекенжай: {ADDRESS}" in (final.text or "")
-    assert f"Ескертпе: {NOTE}" in (final.text or "")
-    assert created["payload"]["child"]["full_name"] in (final.text or "")
+    assert shown(stack, "kk", "status.consented") in (status.text or "")
+    assert [m.text for m in answers] == [kk(stack, "help.text")] * 3
+    assert len(offer.buttons()) == 1
+    assert asked_after_commands == "address"
+    assert f"Мекенжай: {ADDRESS}" in (summary.text or "")
+    assert "Абай көшесі, 10 үй" not in (summary.text or "")

@@ -5,7 +5,7 @@ HTTP on loopback. It is killed with SIGKILL once, while four things are under wa
 
 (a) a signal was accepted (202) just after the burst's: its notice is claimed (leased
     for a minute) and queued behind the burst, not tried yet (Telegram would answer 500);
-(b) a guardian is in the middle of the form: grade chosen, the FSM (in SQL) at the address;
+(b) a guardian is in the middle of the form: grade chosen, the draft at the address;
 (c) the dispatcher is sending a burst of notices to 45 linked guardians (killed when a
     third arrived) while a health system keeps posting signals;
 (d) a school decided and the guardian's receipt is not delivered yet: Telegram has
@@ -36,20 +36,18 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.emulator import ApiCall, TelegramEmulator, UserHandle
 from bot.runtime import Services
 from bot.usecases.schools import issue_school_api_key
-from handlers.telegram.guardian.states import Form
-from storage.fsm import SqlStorage
 from storage.models import Case, OutboxMessage
 from tests.conftest import DATA_KEY, SIGNAL_SECRET
 from tests.e2e.harness import (
     TOKEN,
     Stack,
+    asked_step,
     eventually,
     fragment,
     linked_guardian,
@@ -247,11 +245,8 @@ async def stop_at_the_address(stack: Stack, school: str) -> Guardian:
     await user.press(kk(stack, "form.grade_button", grade=GRADE))
     await stack.next_message(user.chat_id, kk(stack, "form.ask_address"))
 
-    async def at_address() -> bool:
-        return await fsm_state(stack, user) == Form.address.state
-
-    # The question is queued before the handler stores the step: kill after both.
-    await eventually(at_address, timeout=PATIENCE_S, what="FSM at the address step")
+    # The question is queued in the transaction that records it as asked.
+    assert await asked_step(stack, case_id) == "address"
     return Guardian(user, case_id)
 
 
@@ -283,14 +278,6 @@ def notices(stack: Stack, chat_id: int) -> list[ApiCall]:
         for call in accepted_sends(stack.emu)
         if call.result["chat"]["id"] == chat_id and question in call.result.get("text", "")
     ]
-
-
-async def fsm_state(stack: Stack, user: UserHandle) -> str | None:
-    """The guardian's conversation state as the process stored it."""
-    svc = stack.app.svc
-    storage = SqlStorage(svc.sessions, svc.cipher, svc.clock.now)
-    bot_id = int(TOKEN.partition(":")[0])
-    return await storage.get_state(StorageKey(bot_id, user.chat_id, user.id))
 
 
 async def outbox_rows(svc: Services) -> list[OutboxRow]:
@@ -329,7 +316,7 @@ async def test_signal_accepted_before_the_kill_gets_its_notice_exactly_once(
 async def test_guardian_mid_form_goes_on_where_the_conversation_was(crash: Crash) -> None:
     stack, guardian = crash.stack, crash.mid_form
     chat = guardian.user.chat_id
-    assert await fsm_state(stack, guardian.user) == Form.address.state
+    assert await asked_step(stack, guardian.case_id) == "address"
 
     await guardian.user.send_text(ADDRESS)
     summary = await stack.next_message(chat, fragment(stack, "kk", "form.summary"))

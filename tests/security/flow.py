@@ -19,13 +19,14 @@ from bot.domain.status import CaseStatus
 from bot.runtime import Services
 from bot.signals import VkkSignal
 from bot.texts import Lang
-from bot.usecases import consent, decisions, identity, submission
+from bot.usecases import consent, decisions, form_answers, identity, submission
 from bot.usecases.access import Actor
-from bot.usecases.application import answer_address
 from bot.usecases.decisions import SchoolActor
 from bot.usecases.intake import accept_signal
+from bot.usecases.prompts import Prompt, Step
 from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.callbacks import CaseAction, CaseCb
+from handlers.telegram.guardian.views import TelegramPresenter
 from storage.models import Case, OutboxMessage, School
 from tests.conftest import Database, make_settings
 from tests.factories import make_iin, make_phone, signal_payload
@@ -33,6 +34,24 @@ from tests.storage.case_setup import add_school, next_chat_id
 
 _updates = itertools.count(1)
 ADDRESS = "г. Алматы, ул. Абая 150, кв. 12"
+
+
+def telegram(svc: Services) -> TelegramPresenter:
+    """The guardian's chat as the bot's handlers present to it: through the outbox."""
+    return TelegramPresenter(svc.texts, svc.cipher, svc.clock)
+
+
+async def answer_address(svc: Services, actor: Actor, case_id: str, address: str) -> Prompt:
+    """The guardian types the address at the address question."""
+    return await form_answers.answer(
+        svc.sessions, svc.clock, svc.cipher, actor, case_id, Step.ADDRESS, address,
+        present=telegram(svc),
+    )  # fmt: skip
+
+
+async def confirm(svc: Services, actor: Actor, case_id: str) -> Prompt:
+    """The guardian presses the summary's confirm button."""
+    return await submission.confirm(svc, actor, case_id, present=telegram(svc))
 
 
 def actor(user_id: int, chat_id: int | None = None) -> Actor:
@@ -170,7 +189,7 @@ async def full_flow(svc: Services, person: Person, setup: SchoolSetup, user_id: 
     await deliver_due(svc)
     await consent.agree(svc, actor(user_id), case_id, message_id=1)
     await answer_address(svc, actor(user_id), case_id, person.address)
-    assert await submission.confirm(svc, actor(user_id), case_id) is None
+    assert (await confirm(svc, actor(user_id), case_id)).purpose == "submitted"
     await deliver_due(svc)
     await decisions.accept(svc, case_id, setup.actor)
     await deliver_due(svc)

@@ -20,19 +20,9 @@ from sqlalchemy import func, select
 from bot.domain.status import CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.texts import Lang
-from bot.usecases import consent, staff, submission
+from bot.usecases import consent, form_answers, guardian_chat, staff
 from bot.usecases.access import Actor
-from bot.usecases.application import (
-    Step,
-    answer_address,
-    answer_note,
-    choose_grade,
-    choose_school,
-    edit_field,
-    search_schools,
-)
-from bot.usecases.guardian_status import status_text
+from bot.usecases.prompts import Prompt, Step, render_parts
 from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.callbacks import CaseAction
 from storage.models import Application, AuditEvent, Case, ConsentRecord, OutboxMessage
@@ -40,13 +30,16 @@ from tests.conftest import Database
 from tests.security.flow import (
     SchoolSetup,
     actor,
+    answer_address,
     case_status,
+    confirm,
     deliver_due,
     forged_button,
     link_guardian,
     make_person,
     open_signal,
     school_with_inboxes,
+    telegram,
 )
 
 Client = TestClient[web.Request, web.Application]
@@ -55,17 +48,46 @@ FORGED_ADDRESS = "ул. Подложная 1, кв. 1, г. Астана"
 GuardianAction = Callable[[Services, Actor, str, int], Awaitable[object]]
 
 # (button or answer, the status in which the owner could use it, the service call)
+
+
+def typed(step: Step, text: str) -> GuardianAction:
+    """A typed answer to `step`, presented in the chat as the bot's handlers do."""
+    return lambda s, a, c, _: form_answers.answer(
+        s.sessions, s.clock, s.cipher, a, c, step, text, present=telegram(s)
+    )
+
+
+def chosen(step: Step, value: str | None) -> GuardianAction:
+    """A pressed choice of `step` (`value` None: the school of the test's setup)."""
+    return lambda s, a, c, school: form_answers.choose(
+        s.sessions, s.clock, s.cipher, a, c, step, value or str(school), present=telegram(s)
+    )
+
+
+def skipped(step: Step) -> GuardianAction:
+    return lambda s, a, c, _: form_answers.choose(
+        s.sessions, s.clock, s.cipher, a, c, step, None, present=telegram(s)
+    )
+
+
+def edited(step: Step) -> GuardianAction:
+    return lambda s, a, c, _: form_answers.edit(
+        s.sessions, s.clock, s.cipher, a, c, step, present=telegram(s)
+    )
+
+
 GUARDIAN_ACTIONS: list[tuple[str, CaseStatus, GuardianAction]] = [
     ("agree", CaseStatus.NOTIFIED, lambda s, a, c, _: consent.agree(s, a, c, 1)),
     ("decline", CaseStatus.NOTIFIED, lambda s, a, c, _: consent.decline(s, a, c, 1)),
     ("again", CaseStatus.DECLINED, lambda s, a, c, _: consent.ask_again(s, a, c)),
-    ("address", CaseStatus.CONSENTED, lambda s, a, c, _: answer_address(s, a, c, FORGED_ADDRESS)),
-    ("note", CaseStatus.CONSENTED, lambda s, a, c, _: answer_note(s, a, c, "подложная заметка")),
-    ("grade", CaseStatus.CONSENTED, lambda s, a, c, _: choose_grade(s, a, c, 9)),
-    ("school", CaseStatus.CONSENTED, lambda s, a, c, school: choose_school(s, a, c, school)),
-    ("search", CaseStatus.CONSENTED, lambda s, a, c, _: search_schools(s, a, c, "Школа")),
-    ("edit", CaseStatus.CONSENTED, lambda s, a, c, _: edit_field(s, a, c, Step.ADDRESS)),
-    ("confirm", CaseStatus.CONSENTED, lambda s, a, c, _: submission.confirm(s, a, c)),
+    ("address", CaseStatus.CONSENTED, typed(Step.ADDRESS, FORGED_ADDRESS)),
+    ("note", CaseStatus.CONSENTED, typed(Step.NOTE, "подложная заметка")),
+    ("grade", CaseStatus.CONSENTED, chosen(Step.GRADE, "9")),
+    ("school", CaseStatus.CONSENTED, chosen(Step.SCHOOL, None)),
+    ("search", CaseStatus.CONSENTED, typed(Step.SCHOOL, "Школа")),
+    ("skip_note", CaseStatus.CONSENTED, skipped(Step.NOTE)),
+    ("edit", CaseStatus.CONSENTED, edited(Step.ADDRESS)),
+    ("confirm", CaseStatus.CONSENTED, lambda s, a, c, _: confirm(s, a, c)),
 ]
 
 
@@ -140,13 +162,22 @@ async def test_guardian_forged_button_for_another_guardians_case_is_refused_and_
     await action(services, actor(OWNER), case_id, setup.school.id)
 
 
+STATUS_OF_ONE_CASE = ["status.header", "status.item"]
+
+
+async def status_of(svc: Services, user_id: int) -> Prompt:
+    return await guardian_chat.tell_status(svc, actor(user_id), present=telegram(svc))
+
+
 async def test_guardian_status_lists_only_own_cases(database: Database, services: Services) -> None:
     _, child_name, _ = await owner_case_in(services, CaseStatus.NOTIFIED)
-    mine = await status_text(services, OWNER, Lang.RU)
-    theirs = await status_text(services, INTRUDER, Lang.RU)
-    assert mine is not None and child_name in mine
-    assert theirs is not None and child_name not in theirs
-    assert await status_text(services, STRANGER, Lang.RU) is None
+    mine, theirs = await status_of(services, OWNER), await status_of(services, INTRUDER)
+    stranger = await status_of(services, STRANGER)
+    assert [p.key for p in mine.parts] == [p.key for p in theirs.parts] == STATUS_OF_ONE_CASE
+    assert child_name in render_parts(services.texts, mine)
+    assert child_name not in render_parts(services.texts, theirs)
+    assert [part.key for part in stranger.parts] == ["status.none"]
+    assert not any(child_name in text for text in await texts_sent_to(services, STRANGER))
 
 
 async def test_guardian_replayed_consent_button_is_refused_as_stale(
@@ -173,7 +204,7 @@ async def forwarded_case(svc: Services) -> tuple[str, SchoolSetup, SchoolSetup]:
     await deliver_due(svc)
     await consent.agree(svc, actor(OWNER), case_id, 1)
     await answer_address(svc, actor(OWNER), case_id, guardian.address)
-    assert await submission.confirm(svc, actor(OWNER), case_id) is None
+    assert (await confirm(svc, actor(OWNER), case_id)).purpose == "submitted"
     await deliver_due(svc)
     assert await case_status(svc, case_id) is CaseStatus.FORWARDED
     return case_id, own, other

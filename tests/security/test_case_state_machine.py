@@ -44,9 +44,8 @@ from bot.domain.status import DECIDABLE_STATUSES, FINAL_STATUSES, CaseEvent, Cas
 from bot.domain.transitions import ALLOWED
 from bot.errors import Conflict, DomainError, NotFound
 from bot.runtime import Services, session_factory
-from bot.usecases import consent, decisions, hearing, staff, submission
+from bot.usecases import consent, decisions, hearing, staff
 from bot.usecases.access import Actor
-from bot.usecases.application import answer_address
 from bot.usecases.hearing import HEARING_OPEN
 from bot.usecases.revocation import revoke_signal
 from scheduler.jobs.expire_cases import run_expire_cases
@@ -66,6 +65,8 @@ from tests.security.flow import (
     Person,
     SchoolSetup,
     actor,
+    answer_address,
+    confirm,
     deliver_due,
     link_guardian,
     make_person,
@@ -83,7 +84,7 @@ PRESSES: dict[str, Press] = {
     "decline": lambda s, a, c: consent.decline(s, a, c, 1),
     "again": lambda s, a, c: consent.ask_again(s, a, c),
     "address": lambda s, a, c: answer_address(s, a, c, "г. Алматы, ул. Сатпаева 22, кв. 5"),
-    "confirm": lambda s, a, c: submission.confirm(s, a, c),
+    "confirm": lambda s, a, c: confirm(s, a, c),
     "position": lambda s, a, c: hearing.state_position(s, a, c, "Не согласна с причиной отказа"),
     "no_objections": lambda s, a, c: hearing.state_position(s, a, c, None),
 }

@@ -24,8 +24,7 @@ from bot.clock import FrozenClock
 from bot.domain.status import CaseStatus
 from bot.runtime import Services
 from bot.texts import Lang
-from bot.usecases import consent, decisions, hearing, submission
-from bot.usecases.application import answer_address
+from bot.usecases import consent, decisions, hearing
 from bot.usecases.case_views import case_view
 from bot.usecases.revocation import revoke_signal
 from bot.usecases.stats import Stats, collect_stats
@@ -37,7 +36,9 @@ from tests.conftest import DATA_KEY, Database, make_settings
 from tests.security.flow import (
     Person,
     actor,
+    answer_address,
     case_status,
+    confirm,
     deliver_due,
     full_flow,
     link_guardian,
@@ -112,7 +113,7 @@ async def test_full_flow_keeps_no_personal_data_in_clear_in_tables_files_or_logs
     await deliver_due(services)
     await consent.agree(services, actor(5_100_002), case_id, message_id=7)
     await answer_address(services, actor(5_100_002), case_id, refused.address)
-    await submission.confirm(services, actor(5_100_002), case_id)
+    await confirm(services, actor(5_100_002), case_id)
     await deliver_due(services)
     await decisions.refuse(services, case_id, setup.actor, 1, REASON)
     await deliver_due(services)
@@ -216,7 +217,7 @@ async def test_data_key_rotation_reads_old_data_and_writes_with_the_new_key(
     second_id = await open_signal(svc, person, None)
     await consent.agree(svc, actor(5_300_001), case_id, message_id=1)
     await answer_address(svc, actor(5_300_001), case_id, person.address)
-    assert await submission.confirm(svc, actor(5_300_001), case_id) is None
+    assert (await confirm(svc, actor(5_300_001), case_id)).purpose == "submitted"
 
     new_only = DataCipher([new_key])
     async with svc.sessions() as session:

@@ -87,7 +87,8 @@ async def test_position_only_from_the_own_guardian_once_then_final_decision(
     with pytest.raises(Conflict) as early:
         await decisions.accept(services, case_id, staff)
     assert early.value.text_key == "hearing_open"
-    assert await hearing.open_hearing(services, guardian) == case_id
+    async with services.sessions() as session:
+        assert await hearing.open_hearing(session, guardian) == case_id
 
     await hearing.state_position(services, guardian, case_id, POSITION)
     with pytest.raises(DomainError) as twice:
@@ -195,7 +196,8 @@ async def test_revocation_during_the_hearing_cancels_and_ends_it(
 
     assert (await revoke_signal(services, signal_id)).status is CaseStatus.CANCELLED
 
-    assert await hearing.open_hearing(services, guardian) is None
+    async with services.sessions() as session:
+        assert await hearing.open_hearing(session, guardian) is None
     with pytest.raises(DomainError) as stale:
         await hearing.state_position(services, guardian, case_id, POSITION)
     assert stale.value.text_key == "error.stale_button"

@@ -29,6 +29,7 @@ from storage.models import (
     Document,
     FsmRecord,
     Guardian,
+    GuardianStart,
     OutboxMessage,
 )
 from storage.outbox import Kind
@@ -46,6 +47,7 @@ TABLES = (
     "outbox",
     "audit_events",
     "fsm_states",
+    "guardian_starts",
     "link_tokens",
 )
 
@@ -182,6 +184,8 @@ async def test_purge_after_retention_erases_case_and_keeps_statistics(
             [
                 FsmRecord(key="old", state="s", updated_at=start),
                 FsmRecord(key="fresh", state="s", updated_at=start + 200 * DAY),
+                GuardianStart(telegram_user_id=9_000_001, language="ru", updated_at=start),
+                GuardianStart(telegram_user_id=9_000_002, updated_at=start + 200 * DAY),
             ]
         )
     before = await collect_stats(services)
@@ -219,10 +223,12 @@ async def test_purge_after_retention_erases_case_and_keeps_statistics(
         ).all()
         guardian = await session.get(Guardian, old.guardian_id)
         fsm_keys = (await session.scalars(select(FsmRecord.key))).all()
+        starts = (await session.scalars(select(GuardianStart.telegram_user_id))).all()
     assert len(hashes) == 2 and all(len(h) == 64 for h in hashes)
     assert "personal_data_purged" in events
     assert guardian is not None and guardian.chat_id is not None  # link kept for new signals
     assert fsm_keys == ["fresh"]
+    assert starts == [9_000_002]
 
 
 async def test_purge_keeps_guardian_data_while_another_case_is_open(

@@ -1,68 +1,54 @@
-"""`/status`, `/help`, `/cancel` and everything the guardian sends outside a question."""
+"""`/status`, `/help`, `/cancel`, and everything else the guardian types or sends.
+
+Registered after every command of the other guardian routers: a text starting with
+"/" is a command, never an answer, even in the middle of the form.
+"""
 
 from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.runtime import Services
-from bot.texts import Lang
-from bot.usecases import form_answers, hearing
+from bot.usecases import guardian_chat
 from bot.usecases.access import Actor
-from bot.usecases.guardian_status import status_text
-from bot.usecases.replies import reply
-from handlers.telegram.context import CASE_KEY, data_value, enter_step
+from handlers.telegram.guardian.views import TelegramPresenter
 
 
-async def on_status(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
-    text = await status_text(svc, actor.telegram_user_id, lang)
-    await reply(svc, actor, text or svc.texts(lang, "status.none"), purpose="status")
+async def on_status(
+    message: Message, svc: Services, actor: Actor, present: TelegramPresenter
+) -> None:
+    await guardian_chat.tell_status(svc, actor, present=present)
 
 
-async def on_help(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
-    await reply(svc, actor, svc.texts(lang, "help.text"), purpose="help")
+async def on_help(
+    message: Message, svc: Services, actor: Actor, present: TelegramPresenter
+) -> None:
+    """`/help`, and any command the bot does not have (in a private chat, mistyped)."""
+    await guardian_chat.tell(svc, actor, "help", "help.text", present=present)
 
 
 async def on_cancel(
-    message: Message, state: FSMContext, svc: Services, actor: Actor, lang: Lang
+    message: Message, svc: Services, actor: Actor, present: TelegramPresenter
 ) -> None:
     """Leave the current step; answers already given stay in the draft."""
-    if await state.get_state() is None:
-        await reply(svc, actor, svc.texts(lang, "cancel.nothing"), purpose="cancel")
-        return
-    case_id = await data_value(state, CASE_KEY)
-    if isinstance(case_id, str):
-        await form_answers.leave_question(svc, actor, case_id)
-    await state.set_state(None)
-    await state.update_data({CASE_KEY: None})
-    await reply(svc, actor, svc.texts(lang, "cancel.done"), purpose="cancel")
+    await guardian_chat.cancel(svc, actor, present=present)
 
 
-async def on_stray_text(
-    message: Message, state: FSMContext, svc: Services, actor: Actor, lang: Lang
+async def on_text(
+    message: Message, svc: Services, actor: Actor, present: TelegramPresenter
 ) -> None:
-    """Text outside a question, unless a question still waits (see `open_question`) or
-    a hearing awaits the guardian's position (see `open_hearing`)."""
+    """An answer to the question open in the form, a position in a hearing, or stray."""
     assert message.text is not None
-    waiting = await form_answers.open_question(svc, actor)
-    if waiting is None:
-        heard = await hearing.open_hearing(svc, actor)
-        if heard is not None:
-            await hearing.state_position(svc, actor, heard, message.text)
-            return
-        await reply(svc, actor, svc.texts(lang, "form.nothing_to_answer"), purpose="stray")
-        return
-    case_id, asked = waiting
-    step = await form_answers.answer_text(svc, actor, case_id, message.text, asked)
-    await enter_step(state, case_id, step)
+    await guardian_chat.take_text(svc, actor, message.text, present=present)
 
 
-async def on_unsupported(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
-    """Stickers, photos, voice, locations, documents outside the form: a polite pointer."""
-    svc.metrics.unexpected_updates.labels("content").inc()
-    await reply(svc, actor, svc.texts(lang, "error.unsupported"), purpose="unsupported")
+async def on_not_text(
+    message: Message, svc: Services, actor: Actor, present: TelegramPresenter
+) -> None:
+    """Stickers, photos, voice, locations, documents: a polite pointer."""
+    await guardian_chat.not_text(svc, actor, present=present)
 
 
 def build_router() -> Router:
@@ -72,6 +58,7 @@ def build_router() -> Router:
     router.message.register(on_status, Command("status"))
     router.message.register(on_help, Command("help"))
     router.message.register(on_cancel, Command("cancel"))
-    router.message.register(on_stray_text, F.text)
-    router.message.register(on_unsupported)
+    router.message.register(on_help, F.text.startswith("/"))
+    router.message.register(on_text, F.text)
+    router.message.register(on_not_text)
     return router

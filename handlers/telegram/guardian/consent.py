@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.runtime import Services
-from bot.texts import Lang
 from bot.usecases import consent
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import CaseAction, CaseCb
-from handlers.telegram.context import CASE_KEY, data_value, enter_step
+from handlers.telegram.guardian.views import TelegramPresenter
 
 
 def _message_id(query: CallbackQuery) -> int | None:
@@ -20,19 +18,22 @@ def _message_id(query: CallbackQuery) -> int | None:
 
 
 async def on_agree(
-    query: CallbackQuery, callback_data: CaseCb, state: FSMContext, svc: Services, actor: Actor
+    query: CallbackQuery,
+    callback_data: CaseCb,
+    svc: Services,
+    actor: Actor,
+    present: TelegramPresenter,
 ) -> None:
-    step = await consent.agree(svc, actor, callback_data.case_id, _message_id(query))
+    """Consent given: the first question of the form (or its summary) follows."""
+    await consent.agree(svc, actor, callback_data.case_id, _message_id(query), present=present)
     await query.answer()
-    await enter_step(state, callback_data.case_id, step)
 
 
 async def on_decline(
-    query: CallbackQuery, callback_data: CaseCb, state: FSMContext, svc: Services, actor: Actor
+    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
 ) -> None:
     await consent.decline(svc, actor, callback_data.case_id, _message_id(query))
     await query.answer()
-    await enter_step(state, callback_data.case_id, None)
 
 
 async def on_changed_mind(
@@ -42,18 +43,16 @@ async def on_changed_mind(
     await query.answer()
 
 
-async def on_withdraw_command(message: Message, svc: Services, actor: Actor, lang: Lang) -> None:
+async def on_withdraw_command(message: Message, svc: Services, actor: Actor) -> None:
     """Before the form's routes: `/withdraw` typed mid-form is the command, not an answer."""
-    await consent.offer_withdrawal(svc, actor, lang)
+    await consent.offer_withdrawal(svc, actor)
 
 
 async def on_withdraw(
-    query: CallbackQuery, callback_data: CaseCb, state: FSMContext, svc: Services, actor: Actor
+    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
 ) -> None:
-    closed = await consent.withdraw(svc, actor, callback_data.case_id, _message_id(query))
+    await consent.withdraw(svc, actor, callback_data.case_id, _message_id(query))
     await query.answer()
-    if closed and await data_value(state, CASE_KEY) == callback_data.case_id:
-        await enter_step(state, callback_data.case_id, None)
 
 
 def build_router() -> Router:

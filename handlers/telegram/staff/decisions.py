@@ -11,10 +11,10 @@ from bot.runtime import Services
 from bot.usecases import staff
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import DecisionAction, DecisionCb
-from handlers.telegram.context import CASE_KEY, data_value
 from handlers.telegram.staff.states import Refusal
 
-GROUND_KEY = "ground"
+# The refusal in progress, in the staff member's FSM data (the only use of aiogram's FSM).
+CASE_KEY, GROUND_KEY = "case_id", "ground"
 
 
 async def on_accept(
@@ -45,8 +45,8 @@ async def on_ground(
 async def on_reason(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
     """The reason arrives as a reply to the bot's question (privacy mode lets it through)."""
     assert message.text is not None
-    case_id = await data_value(state, CASE_KEY)
-    ground = await data_value(state, GROUND_KEY)
+    data = await state.get_data()
+    case_id, ground = data.get(CASE_KEY), data.get(GROUND_KEY)
     if not isinstance(case_id, str) or not isinstance(ground, int):
         await state.clear()
         raise DomainError("error.stale_button", "no refusal in progress")
