@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Services
-from bot.texts import Lang
+from bot.texts import Lang, Texts
 from bot.usecases.case_views import CaseView, case_number, case_view, validity_text
 from bot.usecases.messages import document_message, text_message
-from handlers.telegram.callbacks import DecisionAction, DecisionCb
 from storage.models import Application, Case, ConsentRecord, Document, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
 from storage.repositories.schools import list_staff_chats
@@ -123,18 +122,7 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         registered=_local(svc, p.registered_at),
         deadline=_local(svc, p.deadline_at),
     )
-    buttons = [
-        [
-            (
-                t(lang, "staff.accept_button"),
-                DecisionCb(case_id=view.case_id, action=DecisionAction.ACCEPT),
-            ),
-            (
-                t(lang, "staff.refuse_button"),
-                DecisionCb(case_id=view.case_id, action=DecisionAction.REFUSE),
-            ),
-        ]
-    ]
+    choices = decision_choices(t, lang, view.case_id)
     key = f"package:{view.case_id}:{chat_id}"
     return [
         text_message(f"{key}:summary", Kind.SCHOOL_PACKAGE, chat_id, summary, case_id=view.case_id),
@@ -146,7 +134,7 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
             f"application-{view.number}.pdf",
             t(lang, "staff.package_caption", case_number=view.number),
             case_id=view.case_id,
-            buttons=buttons,
+            choices=choices,
         ),
     ]
 
@@ -277,3 +265,13 @@ def _no_inbox_escalation(
             case_id=p.view.case_id,
         )
     ]
+
+
+def decision_choices(texts: Texts, lang: Lang, case_id: str) -> Choices:
+    """Accept / Refuse, offered to the school's staff wherever a decision is due."""
+    return (
+        (
+            Choice(texts(lang, "staff.accept_button"), Act.ACCEPT, case_id),
+            Choice(texts(lang, "staff.refuse_button"), Act.REFUSE, case_id),
+        ),
+    )

@@ -25,13 +25,12 @@ from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
 from bot.usecases.case_views import case_number, school_name
 from bot.usecases.clockwork import local_time, reachable_chat
-from bot.usecases.forwarding import staff_language
+from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import Button, text_message
+from bot.usecases.messages import text_message
 from bot.usecases.replies import reply
-from handlers.telegram.callbacks import CaseAction, CaseCb, DecisionAction, DecisionCb
 from storage.models import Case, Guardian, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Act, Choice, Kind, OutgoingMessage, WebhookPayload, enqueue
 from storage.repositories.cases import list_cases_of_guardian, lock_case
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
@@ -118,24 +117,21 @@ async def start_hearing(
         reason=reason,
         until=local_time(svc, until),
     )
-    button = no_objections_button(svc, lang, case.id)
+    choice = no_objections_choice(svc, lang, case.id)
     invitation = text_message(
         f"hearing:{case.id}:invitation",
         Kind.RESULT,
         chat_id,
         text,
         case_id=case.id,
-        buttons=[[button]],
+        choices=((choice,),),
     )
     await enqueue(session, svc.cipher, now, invitation)
     return until
 
 
-def no_objections_button(svc: Services, lang: Lang, case_id: str) -> Button:
-    return (
-        svc.texts(lang, "hearing.no_objections_button"),
-        CaseCb(case_id=case_id, action=CaseAction.NO_OBJECTIONS),
-    )
+def no_objections_choice(svc: Services, lang: Lang, case_id: str) -> Choice:
+    return Choice(svc.texts(lang, "hearing.no_objections_button"), Act.NO_OBJECTIONS, case_id)
 
 
 def validate_position(raw: str) -> str:
@@ -245,18 +241,7 @@ async def _school_messages(
         return []
     lang = staff_language(school)
     text = _school_text(svc, case, lang, position, words)
-    buttons = [
-        [
-            (
-                svc.texts(lang, "staff.accept_button"),
-                DecisionCb(case_id=case.id, action=DecisionAction.ACCEPT),
-            ),
-            (
-                svc.texts(lang, "staff.refuse_button"),
-                DecisionCb(case_id=case.id, action=DecisionAction.REFUSE),
-            ),
-        ]
-    ]
+    choices = decision_choices(svc.texts, lang, case.id)
     messages = [
         text_message(
             f"hearing_position:{case.id}:{chat.chat_id}",
@@ -264,7 +249,7 @@ async def _school_messages(
             chat.chat_id,
             text,
             case_id=case.id,
-            buttons=buttons,
+            choices=choices,
         )
         for chat in await list_staff_chats(session, school.id)
     ]

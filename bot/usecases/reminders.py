@@ -22,7 +22,7 @@ from bot.usecases.access import guardian_lang
 from bot.usecases.case_views import case_number, case_view
 from bot.usecases.clockwork import local_time, reachable_chat
 from bot.usecases.forwarding import staff_language
-from bot.usecases.hearing import no_objections_button
+from bot.usecases.hearing import no_objections_choice
 from bot.usecases.messages import text_message
 from storage.models import Case, Guardian
 from storage.outbox import Kind, enqueue
@@ -236,7 +236,7 @@ async def remind_hearing(svc: Services, case_id: str) -> bool:
             chat_id,
             text,
             case_id=case.id,
-            buttons=[[no_objections_button(svc, lang, case.id)]],
+            choices=((no_objections_choice(svc, lang, case.id),),),
         )
         await enqueue(session, svc.cipher, now, message)
     log.info("guardian reminded of the hearing's last day", extra={"case_id": case_id})

@@ -16,7 +16,7 @@ from bot.usecases.decisions import REASON_MAX, REASON_MIN, DecisionResult, Schoo
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import HearingOpen, require_hearing_closed
 from bot.usecases.replies import reply
-from handlers.telegram.callbacks import DecisionAction, DecisionCb
+from storage.outbox import Act, Choice
 from storage.repositories.cases import get_case
 from storage.repositories.schools import get_school, get_staff_chat
 
@@ -91,16 +91,13 @@ async def ask_ground(svc: Services, actor: Actor, case_id: str) -> None:
             ),
         ]
     )
-    buttons = [
-        [
-            (
-                t(lang, "staff.ground_button", ground=g),
-                DecisionCb(case_id=case_id, action=DecisionAction.GROUND, ground=g),
-            )
+    choices = (
+        tuple(
+            Choice(t(lang, "staff.ground_button", ground=g), Act.GROUND, case_id, str(g))
             for g in (1, 2, 3)
-        ]
-    ]
-    await reply(svc, actor, text, purpose="grounds", buttons=buttons)
+        ),
+    )
+    await reply(svc, actor, text, purpose="grounds", choices=choices)
 
 
 async def ask_reason(svc: Services, actor: Actor, case_id: str, ground: int) -> None:

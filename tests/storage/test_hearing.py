@@ -180,10 +180,12 @@ async def test_hearing_reminder_on_the_last_morning_once_unless_answered(
 
     [reminder] = await outbox(services, kind=Kind.REMINDER)
     assert (reminder.case_id, reminder.dedupe_key) == (silent, f"hearing_reminder:{silent}")
-    params = payload_of(services, reminder)["params"]
-    assert "соңғы күні — бүгін" in params["text"]
-    [[button]] = params["reply_markup"]["inline_keyboard"]
-    assert button["text"] == "✅ Қарсылығым жоқ"
+    payload = payload_of(services, reminder)
+    assert "соңғы күні — бүгін" in payload["params"]["text"]
+    [[choice]] = payload["choices"]
+    assert choice == {
+        "label": "✅ Қарсылығым жоқ", "act": "no_objections", "case_id": silent, "value": None
+    }  # fmt: skip
     assert (await get_case_row(services, silent)).hearing_reminded_at == clock.now()
 
 
