@@ -17,10 +17,12 @@ from bot.usecases import decisions, hearing
 from bot.usecases.access import Actor
 from bot.usecases.decisions import SchoolActor
 from bot.usecases.revocation import revoke_signal
-from scheduler.jobs.hearing_lapses import run_hearing_lapses
-from scheduler.jobs.hearing_reminders import run_hearing_reminders
-from scheduler.jobs.overdue_cases import run_overdue_cases
-from scheduler.jobs.school_reminders import run_school_reminders
+from scheduler.jobs import (
+    run_hearing_lapses,
+    run_hearing_reminders,
+    run_overdue_cases,
+    run_school_reminders,
+)
 from storage.models import Document
 from storage.outbox import Kind
 from tests.storage.case_setup import (

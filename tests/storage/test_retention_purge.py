@@ -20,7 +20,7 @@ from bot.domain.status import CaseStatus
 from bot.grammar import Case, ru_name, sex_from_iin
 from bot.runtime import Services
 from bot.usecases.stats import collect_stats
-from scheduler.jobs.purge_personal_data import run_purge_personal_data
+from scheduler.jobs import run_purge_personal_data
 from storage.crypto import UndecryptableData
 from storage.models import (
     Application,
