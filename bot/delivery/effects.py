@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.senders import Undeliverable
+from bot.domain.identifiers import case_number
 from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number
 from bot.usecases.first_contact import LINK_TOKEN_TTL
 from bot.usecases.forwarding import staff_language
 from bot.usecases.lifecycle import apply_event

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import timing
 from bot.runtime import Services
 from storage.models import Guardian
 
@@ -62,5 +63,5 @@ def reachable_chat(guardian: Guardian | None) -> int | None:
 
 
 def local_time(svc: Services, moment: datetime) -> str:
-    """A moment as people in the service's zone read it (as in the school's package)."""
-    return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
+    """`bot.domain.timing.local_time` in the service's zone, for callers still given `svc`."""
+    return timing.local_time(moment, svc.settings.zone)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.documents import ReceiptData, RefusalData, render_receipt, render_refusal
+from bot.domain.identifiers import case_number
 from bot.domain.numbers import next_registration_number, registration_prefix
 from bot.domain.status import (
     DECIDABLE_STATUSES,
@@ -27,7 +28,7 @@ from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import guardian_lang
 from bot.usecases.application import clean_text
-from bot.usecases.case_views import CaseView, case_number, case_view
+from bot.usecases.case_views import CaseView, case_view
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import require_hearing_closed, start_hearing
 from bot.usecases.lifecycle import apply_event

@@ -15,11 +15,11 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number
 from bot.usecases.clockwork import reachable_chat
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message

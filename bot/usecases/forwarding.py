@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
+from bot.domain.timing import local_time
 from bot.runtime import Services
 from bot.texts import Lang, Texts
-from bot.usecases.case_views import CaseView, case_number, case_view, validity_text
+from bot.usecases.case_views import CaseView, case_view, validity_text
 from bot.usecases.messages import document_message, text_message
 from storage.models import Application, Case, ConsentRecord, Document, School
 from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
@@ -95,10 +97,6 @@ async def _package(
     )
 
 
-def _local(svc: Services, moment: datetime) -> str:
-    return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
-
-
 def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
     t, view = svc.texts, p.view
     empty = t(lang, "form.empty")
@@ -118,9 +116,9 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         organization=view.conclusion_organization,
         summary=view.conclusion_summary[:1500] or empty,
         validity=validity_text(t, lang, view),
-        consent_at=_local(svc, p.consent.created_at),
-        registered=_local(svc, p.registered_at),
-        deadline=_local(svc, p.deadline_at),
+        consent_at=local_time(p.consent.created_at, svc.settings.zone),
+        registered=local_time(p.registered_at, svc.settings.zone),
+        deadline=local_time(p.deadline_at, svc.settings.zone),
     )
     choices = decision_choices(t, lang, view.case_id)
     key = f"package:{view.case_id}:{chat_id}"
@@ -213,7 +211,7 @@ async def tell_school_consent_withdrawn(
         lang,
         "staff.consent_withdrawn",
         case_number=number,
-        withdrawn_at=_local(svc, now),
+        withdrawn_at=local_time(now, svc.settings.zone),
         ground=svc.texts(lang, "ground.3"),
     )
     chats = [chat.chat_id for chat in await list_staff_chats(session, school.id)]
@@ -254,7 +252,7 @@ def _no_inbox_escalation(
         "escalation.no_inbox",
         case_number=p.view.number,
         school_bin=school.bin,
-        deadline=_local(svc, p.deadline_at),
+        deadline=local_time(p.deadline_at, svc.settings.zone),
     )
     return [
         text_message(

@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
+from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
-from bot.usecases.case_views import case_number, school_name
-from bot.usecases.clockwork import local_time, reachable_chat
+from bot.usecases.case_views import school_name
+from bot.usecases.clockwork import reachable_chat
 from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
@@ -65,7 +67,7 @@ def require_hearing_closed(svc: Services, case: Case, now: datetime) -> None:
     """Raise HearingOpen while the guardian may still state a position."""
     if CaseStatus(case.status) is CaseStatus.HEARING and not hearing_closed(case, now):
         assert case.hearing_until is not None
-        raise HearingOpen(case, local_time(svc, case.hearing_until))
+        raise HearingOpen(case, local_time(case.hearing_until, svc.settings.zone))
 
 
 async def start_hearing(
@@ -115,7 +117,7 @@ async def start_hearing(
         school=school_name(school, lang) or "",
         ground=t(lang, f"ground.{ground}"),
         reason=reason,
-        until=local_time(svc, until),
+        until=local_time(until, svc.settings.zone),
     )
     choice = no_objections_choice(svc, lang, case.id)
     invitation = text_message(
@@ -274,7 +276,7 @@ def _school_text(
     number = case_number(case.id)
     if words is None:
         assert case.hearing_until is not None
-        until = local_time(svc, case.hearing_until)
+        until = local_time(case.hearing_until, svc.settings.zone)
         return svc.texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
     if position is None:
         return svc.texts(lang, "staff.hearing_no_objections", case_number=number)

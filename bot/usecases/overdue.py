@@ -13,11 +13,12 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
+from bot.domain.timing import local_time
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number
-from bot.usecases.clockwork import local_time, reachable_chat
+from bot.usecases.clockwork import reachable_chat
 from bot.usecases.forwarding import staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
@@ -90,7 +91,7 @@ async def _escalation(session: AsyncSession, svc: Services, case: Case) -> list[
         "escalation.overdue",
         school_bin=school.bin,
         case_number=case_number(case.id),
-        deadline=local_time(svc, case.deadline_at),
+        deadline=local_time(case.deadline_at, svc.settings.zone),
     )
     return [
         text_message(

@@ -15,12 +15,13 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseStatus
-from bot.domain.timing import next_daytime
+from bot.domain.timing import local_time, next_daytime
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number, case_view
-from bot.usecases.clockwork import local_time, reachable_chat
+from bot.usecases.case_views import case_view
+from bot.usecases.clockwork import reachable_chat
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import no_objections_choice
 from bot.usecases.messages import text_message
@@ -154,7 +155,7 @@ async def remind_school(svc: Services, case_id: str) -> bool:
                 staff_language(school),
                 "staff.reminder",
                 case_number=case_number(case.id),
-                deadline=local_time(svc, case.deadline_at),
+                deadline=local_time(case.deadline_at, svc.settings.zone),
             )
             messages = [
                 text_message(
@@ -228,7 +229,7 @@ async def remind_hearing(svc: Services, case_id: str) -> bool:
             lang,
             "reminder.hearing",
             case_number=case_number(case.id),
-            until=local_time(svc, case.hearing_until),
+            until=local_time(case.hearing_until, svc.settings.zone),
         )
         message = text_message(
             f"hearing_reminder:{case.id}",

@@ -16,8 +16,9 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from bot.clock import FrozenClock
+from bot.domain.identifiers import sex_from_iin
 from bot.domain.status import CaseStatus
-from bot.grammar import Case, ru_name, sex_from_iin
+from bot.grammar import Case, ru_name
 from bot.runtime import Services
 from bot.usecases.stats import collect_stats
 from scheduler.jobs import run_purge_personal_data
