@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import case_number
@@ -23,9 +22,10 @@ from bot.usecases.access import guardian_lang
 from bot.usecases.clockwork import reachable_chat
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
-from storage.models import Application, Case
+from storage.models import Case
 from storage.outbox import Kind, enqueue
-from storage.repositories.cases import lock_case
+from storage.repositories.applications import get_last_form_update
+from storage.repositories.cases import list_unchanged_since_ids, lock_case
 from storage.repositories.guardians import get_guardian
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,7 @@ async def last_guardian_activity(session: AsyncSession, case: Case) -> datetime:
     times are included in case some future writer forgets `updated_at`.
     """
     moments = [case.created_at, case.updated_at, case.notified_at, case.consented_at]
-    form = await session.scalar(
-        select(func.max(Application.updated_at)).where(Application.case_id == case.id)
-    )
+    form = await get_last_form_update(session, case.id)
     return max(m for m in [*moments, form] if m is not None)
 
 
@@ -59,15 +57,9 @@ async def list_expiry_candidates(
 ) -> list[str]:
     """Cases waiting for the guardian with no case change for 7 days (the form is checked later)."""
     cutoff = svc.clock.now() - EXPIRE_AFTER
-    query = select(Case.id).where(
-        Case.status.in_([s.value for s in WAITING_FOR_GUARDIAN]),
-        Case.updated_at <= cutoff,
-        func.coalesce(Case.notified_at, Case.created_at) <= cutoff,
-        (Case.consented_at.is_(None)) | (Case.consented_at <= cutoff),
+    return await list_unchanged_since_ids(
+        session, WAITING_FOR_GUARDIAN, cutoff=cutoff, after=after, limit=limit
     )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
 
 
 async def expire_case(svc: Services, case_id: str) -> bool:

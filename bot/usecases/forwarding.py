@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import case_number
@@ -21,8 +20,9 @@ from bot.runtime import Services
 from bot.texts import Lang, Texts
 from bot.usecases.case_views import CaseView, case_view, validity_text
 from bot.usecases.messages import document_message, text_message
-from storage.models import Application, Case, ConsentRecord, Document, School
+from storage.models import Case, ConsentRecord, Document, School
 from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.repositories.applications import require_application
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
 from storage.repositories.schools import list_staff_chats
@@ -75,9 +75,7 @@ async def forward_package(
 async def _package(
     session: AsyncSession, svc: Services, case: Case, document: Document, school: School, lang: Lang
 ) -> Package:
-    application = (
-        await session.execute(select(Application).where(Application.case_id == case.id))
-    ).scalar_one()
+    application = await require_application(session, case.id)
     fields = svc.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
     consent = await latest_consent(session, case.id, "agree")
     assert consent is not None, "a submitted case has its consent"

@@ -14,7 +14,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import case_number
@@ -33,7 +32,7 @@ from bot.usecases.messages import text_message
 from bot.usecases.replies import reply
 from storage.models import Case, Guardian, School
 from storage.outbox import Act, Choice, Kind, OutgoingMessage, WebhookPayload, enqueue
-from storage.repositories.cases import list_cases_of_guardian, lock_case
+from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
 
@@ -200,14 +199,7 @@ async def list_lapse_candidates(
     svc: Services, session: AsyncSession, after: str | None, limit: int
 ) -> list[str]:
     """Cases in hearing whose window passed and whose school was not told yet."""
-    query = select(Case.id).where(
-        Case.status == CaseStatus.HEARING.value,
-        Case.hearing_closed_at.is_(None),
-        Case.hearing_until <= svc.clock.now(),
-    )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
+    return await list_lapsed_hearing_ids(session, now=svc.clock.now(), after=after, limit=limit)
 
 
 async def close_lapsed_hearing(svc: Services, case_id: str) -> bool:

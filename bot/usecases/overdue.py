@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import case_number
@@ -24,7 +23,7 @@ from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from storage.models import Case
 from storage.outbox import Kind, OutgoingMessage, enqueue
-from storage.repositories.cases import lock_case
+from storage.repositories.cases import list_past_deadline_ids, lock_case
 from storage.repositories.guardians import get_guardian
 from storage.repositories.schools import get_school
 
@@ -37,13 +36,9 @@ async def list_overdue_candidates(
     svc: Services, session: AsyncSession, after: str | None, limit: int
 ) -> list[str]:
     """Cases still with the school whose deadline has passed."""
-    query = select(Case.id).where(
-        Case.status.in_([s.value for s in WITH_SCHOOL]),
-        Case.deadline_at < svc.clock.now(),
+    return await list_past_deadline_ids(
+        session, WITH_SCHOOL, now=svc.clock.now(), after=after, limit=limit
     )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
 
 
 async def mark_overdue(svc: Services, case_id: str) -> bool:

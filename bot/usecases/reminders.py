@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import case_number
@@ -25,10 +24,15 @@ from bot.usecases.clockwork import reachable_chat
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import no_objections_choice
 from bot.usecases.messages import text_message
-from storage.models import Case, Guardian
+from storage.models import Case
 from storage.outbox import Kind, enqueue
 from storage.repositories.audit import add_audit_event
-from storage.repositories.cases import lock_case
+from storage.repositories.cases import (
+    list_school_unreminded_ids,
+    list_unanswered_hearing_ids,
+    list_unreminded_reachable_ids,
+    lock_case,
+)
 from storage.repositories.guardians import get_guardian
 from storage.repositories.schools import get_school, list_staff_chats
 
@@ -49,22 +53,14 @@ async def list_guardian_reminder_candidates(
     svc: Services, session: AsyncSession, after: str | None, limit: int
 ) -> list[str]:
     """Silent cases of guardians with a chat whose next reminder may be due."""
-    now = svc.clock.now()
-    query = (
-        select(Case.id)
-        .join(Guardian, Guardian.id == Case.guardian_id)
-        .where(
-            Case.status.in_([s.value for s in SILENT_STATUSES]),
-            Case.notified_at.is_not(None),
-            Case.notified_at <= now - REMINDER_AFTER[0],
-            Case.reminders_sent < len(REMINDER_AFTER),
-            Guardian.chat_id.is_not(None),
-            Guardian.unreachable_at.is_(None),
-        )
+    return await list_unreminded_reachable_ids(
+        session,
+        SILENT_STATUSES,
+        notified_before=svc.clock.now() - REMINDER_AFTER[0],
+        reminders_below=len(REMINDER_AFTER),
+        after=after,
+        limit=limit,
     )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
 
 
 async def remind_guardian(svc: Services, case_id: str) -> bool:
@@ -123,15 +119,14 @@ async def list_school_reminder_candidates(
 ) -> list[str]:
     """Cases with the school whose deadline falls within the next 24 hours."""
     now = svc.clock.now()
-    query = select(Case.id).where(
-        Case.status.in_([s.value for s in WITH_SCHOOL]),
-        Case.school_reminded_at.is_(None),
-        Case.deadline_at > now,
-        Case.deadline_at <= now + timedelta(days=1),
+    return await list_school_unreminded_ids(
+        session,
+        WITH_SCHOOL,
+        deadline_after=now,
+        deadline_until=now + timedelta(days=1),
+        after=after,
+        limit=limit,
     )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
 
 
 async def remind_school(svc: Services, case_id: str) -> bool:
@@ -196,16 +191,9 @@ async def list_hearing_reminder_candidates(
 ) -> list[str]:
     """Cases in hearing, still without the guardian's position, ending within 24 hours."""
     now = svc.clock.now()
-    query = select(Case.id).where(
-        Case.status == CaseStatus.HEARING.value,
-        Case.hearing_answered_at.is_(None),
-        Case.hearing_reminded_at.is_(None),
-        Case.hearing_until > now,
-        Case.hearing_until <= now + timedelta(days=1),
+    return await list_unanswered_hearing_ids(
+        session, ends_after=now, ends_until=now + timedelta(days=1), after=after, limit=limit
     )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
 
 
 async def remind_hearing(svc: Services, case_id: str) -> bool:
