@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
@@ -19,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
 from bot.runtime import Services
-from bot.usecases.clockwork import Act, ListCandidates, sweep
+from bot.usecases.clockwork import Act, Id, ListCandidates, sweep
 from bot.usecases.expiry import expire_case, list_expiry_candidates
 from bot.usecases.hearing import close_lapsed_hearing, list_lapse_candidates
 from bot.usecases.overdue import list_overdue_candidates, mark_overdue
@@ -46,37 +47,61 @@ SWEEP_GRACE_SECONDS = 300
 PURGE_GRACE_SECONDS = 6 * 3600
 
 Run = Callable[[Services], Awaitable[int]]
+Bind = Callable[[Services], tuple[ListCandidates[str], Act[str]]]
 
 
-def _sweeping(done: str, candidates: ListCandidates[str], act: Act[str]) -> Run:
-    """A job that acts on every candidate case; logs `done` with the count once."""
+def _sweeping(done: str, bind: Bind) -> Run:
+    """A job that acts on every candidate case; logs `done` with the count once.
+
+    `bind` hands each use case only the dependencies it asks for.
+    """
 
     async def run(svc: Services) -> int:
-        count = await sweep(svc, candidates, act)
+        candidates, act = bind(svc)
+        count = await sweep(svc.sessions, candidates, act)
         log.log(logging.INFO if count else logging.DEBUG, "%s: %d", done, count)
         return count
 
     return run
 
 
+def _given_svc(
+    candidates: Callable[..., Awaitable[list[Id]]], act: Callable[..., Awaitable[bool]]
+) -> Callable[[Services], tuple[ListCandidates[Id], Act[Id]]]:
+    """For the use cases that still take the whole `Services` bundle."""
+    return lambda svc: (partial(candidates, svc), partial(act, svc))
+
+
+def _outbox_writer(
+    candidates: Callable[..., Awaitable[list[str]]], act: Callable[..., Awaitable[bool]]
+) -> Bind:
+    """Candidates as of the run's start; an act that writes state and messages."""
+    return lambda svc: (
+        partial(candidates, now=svc.clock.now()),
+        partial(act, svc.sessions, svc.clock, svc.cipher, svc.texts),
+    )
+
+
 run_guardian_reminders = _sweeping(
-    "guardian reminders queued", list_guardian_reminder_candidates, remind_guardian
+    "guardian reminders queued", _given_svc(list_guardian_reminder_candidates, remind_guardian)
 )
 """Remind guardians of silent cases, 24 h and 72 h after the notice (in daytime)."""
-run_expire_cases = _sweeping("cases expired", list_expiry_candidates, expire_case)
+run_expire_cases = _sweeping("cases expired", _outbox_writer(list_expiry_candidates, expire_case))
 """Close cases the guardian left without an answer for 7 days."""
 run_school_reminders = _sweeping(
-    "school reminders queued", list_school_reminder_candidates, remind_school
+    "school reminders queued", _given_svc(list_school_reminder_candidates, remind_school)
 )
 """Remind schools on the morning of the deadline day."""
-run_overdue_cases = _sweeping("cases marked overdue", list_overdue_candidates, mark_overdue)
+run_overdue_cases = _sweeping(
+    "cases marked overdue", _outbox_writer(list_overdue_candidates, mark_overdue)
+)
 """Mark cases overdue when the school's deadline passed, and escalate."""
 run_hearing_reminders = _sweeping(
-    "hearing reminders queued", list_hearing_reminder_candidates, remind_hearing
+    "hearing reminders queued", _given_svc(list_hearing_reminder_candidates, remind_hearing)
 )
 """On the last day of a hearing, remind the guardian who has not answered yet."""
 run_hearing_lapses = _sweeping(
-    "hearings closed unanswered", list_lapse_candidates, close_lapsed_hearing
+    "hearings closed unanswered", _given_svc(list_lapse_candidates, close_lapsed_hearing)
 )
 """Tell the school when a hearing's window passed without the guardian's position."""
 
@@ -86,8 +111,10 @@ async def run_purge_personal_data(svc: Services) -> int:
 
     Returns the number of cases purged. Statuses and timestamps stay for statistics.
     """
-    cases = await sweep(svc, list_purge_candidates, purge_case)
-    guardians = await sweep(svc, list_guardian_purge_candidates, purge_guardian)
+    cases = await sweep(svc.sessions, *_given_svc(list_purge_candidates, purge_case)(svc))
+    guardians = await sweep(
+        svc.sessions, *_given_svc(list_guardian_purge_candidates, purge_guardian)(svc)
+    )
     rest = await purge_housekeeping(svc)
     did_something = (
         cases or guardians or rest.outbox_payloads or rest.fsm_records or rest.redis_dialogs_bounded

@@ -20,17 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import timing
 from bot.runtime import Services
 from storage.models import Guardian
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
 
 Id = TypeVar("Id", str, int)
-ListCandidates = Callable[[Services, AsyncSession, Id | None, int], Awaitable[list[Id]]]
-Act = Callable[[Services, Id], Awaitable[bool]]
+ListCandidates = Callable[[AsyncSession, Id | None, int], Awaitable[list[Id]]]
+"""A page of candidate ids after an id (None: from the start), at most `limit` long."""
+Act = Callable[[Id], Awaitable[bool]]
+"""The per-item use case, with its dependencies bound; True when it acted."""
 
 
-async def sweep(svc: Services, candidates: ListCandidates[Id], act: Act[Id]) -> int:
+async def sweep(sessions: Sessions, candidates: ListCandidates[Id], act: Act[Id]) -> int:
     """Call `act` for every candidate id; return how many times it acted.
 
     One failing item is logged with its traceback and skipped, so it cannot hold up
@@ -39,11 +42,11 @@ async def sweep(svc: Services, candidates: ListCandidates[Id], act: Act[Id]) -> 
     done = 0
     after: Id | None = None
     while True:
-        async with svc.sessions() as session:
-            ids = await candidates(svc, session, after, BATCH)
+        async with sessions() as session:
+            ids = await candidates(session, after, BATCH)
         for item in ids:
             try:
-                done += await act(svc, item)
+                done += await act(item)
             except Exception:
                 log.exception("scheduled action failed for %s", item, extra=_extra(item))
         if len(ids) < BATCH:

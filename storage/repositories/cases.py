@@ -76,7 +76,7 @@ async def get_highest_registration_number(
 
 
 async def _page(
-    session: AsyncSession, query: Select[tuple[str]], after: str | None, limit: int
+    session: AsyncSession, query: Select[str], after: str | None, limit: int
 ) -> list[str]:
     if after is not None:
         query = query.where(Case.id > after)
