@@ -82,14 +82,24 @@ def _outbox_writer(
     )
 
 
+def _calendar_writer(
+    candidates: Callable[..., Awaitable[list[str]]], act: Callable[..., Awaitable[bool]]
+) -> Bind:
+    """As `_outbox_writer`, for an act that also reads the working-day calendar."""
+    return lambda svc: (
+        partial(candidates, now=svc.clock.now()),
+        partial(act, svc.sessions, svc.clock, svc.calendar, svc.cipher, svc.texts),
+    )
+
+
 run_guardian_reminders = _sweeping(
-    "guardian reminders queued", _given_svc(list_guardian_reminder_candidates, remind_guardian)
+    "guardian reminders queued", _outbox_writer(list_guardian_reminder_candidates, remind_guardian)
 )
 """Remind guardians of silent cases, 24 h and 72 h after the notice (in daytime)."""
 run_expire_cases = _sweeping("cases expired", _outbox_writer(list_expiry_candidates, expire_case))
 """Close cases the guardian left without an answer for 7 days."""
 run_school_reminders = _sweeping(
-    "school reminders queued", _given_svc(list_school_reminder_candidates, remind_school)
+    "school reminders queued", _calendar_writer(list_school_reminder_candidates, remind_school)
 )
 """Remind schools on the morning of the deadline day."""
 run_overdue_cases = _sweeping(
@@ -97,7 +107,7 @@ run_overdue_cases = _sweeping(
 )
 """Mark cases overdue when the school's deadline passed, and escalate."""
 run_hearing_reminders = _sweeping(
-    "hearing reminders queued", _given_svc(list_hearing_reminder_candidates, remind_hearing)
+    "hearing reminders queued", _calendar_writer(list_hearing_reminder_candidates, remind_hearing)
 )
 """On the last day of a hearing, remind the guardian who has not answered yet."""
 run_hearing_lapses = _sweeping(

@@ -21,7 +21,7 @@ from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError
 from bot.runtime import Services
-from bot.texts import Lang
+from bot.texts import Lang, Texts
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
 from bot.usecases.case_views import school_name
@@ -118,7 +118,7 @@ async def start_hearing(
         reason=reason,
         until=local_time(until, svc.settings.zone),
     )
-    choice = no_objections_choice(svc, lang, case.id)
+    choice = no_objections_choice(svc.texts, lang, case.id)
     invitation = text_message(
         f"hearing:{case.id}:invitation",
         Kind.RESULT,
@@ -131,8 +131,8 @@ async def start_hearing(
     return until
 
 
-def no_objections_choice(svc: Services, lang: Lang, case_id: str) -> Choice:
-    return Choice(svc.texts(lang, "hearing.no_objections_button"), Act.NO_OBJECTIONS, case_id)
+def no_objections_choice(texts: Texts, lang: Lang, case_id: str) -> Choice:
+    return Choice(texts(lang, "hearing.no_objections_button"), Act.NO_OBJECTIONS, case_id)
 
 
 def validate_position(raw: str) -> str:
