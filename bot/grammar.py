@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from bot.domain.identifiers import Sex, sex_from_iin
 
 if TYPE_CHECKING:
     from pytrovich.maker import PetrovichDeclinationMaker
-
-Sex = Literal["m", "f"]
 
 
 class Case(StrEnum):
@@ -29,16 +29,6 @@ class Case(StrEnum):
     ACCUSATIVE = "acc"
     LOCATIVE = "loc"
     ABLATIVE = "abl"
-
-
-def sex_from_iin(iin: str | None) -> Sex | None:
-    """The 7th digit of an IIN: 1-6 give the century and the sex (odd male, even female)."""
-    if not iin or len(iin) != 12 or not iin.isdigit():
-        return None
-    digit = int(iin[6])
-    if not 1 <= digit <= 6:
-        return None
-    return "m" if digit % 2 else "f"
 
 
 _MALE_PATRONYMIC = re.compile(r"(вич|ұлы|улы|оглы|уулу)$", re.IGNORECASE)

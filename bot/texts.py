@@ -20,7 +20,8 @@ from string import Formatter
 
 from babel.messages.pofile import read_po
 
-from bot.grammar import Case, Sex, kk_case, ru_name
+from bot.domain.identifiers import Sex
+from bot.grammar import Case, kk_case, ru_name
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 

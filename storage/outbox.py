@@ -45,14 +45,59 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
 
 
+class Act(StrEnum):
+    """What choosing a `Choice` does; the channel's view maps each to its own control."""
+
+    AGREE = "agree"  # consent to the notice
+    DECLINE = "decline"  # refuse the notice
+    NO_OBJECTIONS = "no_objections"  # the guardian waives the hearing
+    ACCEPT = "accept"  # the school accepts the application
+    REFUSE = "refuse"  # the school starts a reasoned refusal
+    GROUND = "ground"  # the refusal ground `value` (1-3)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer offered with a message, said without any channel.
+
+    `label` is already in the reader's language; the Telegram view turns the rest into
+    callback data (`handlers.telegram.views`), a web page into a form's button.
+    """
+
+    label: str
+    act: Act
+    case_id: str
+    value: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "act": self.act.value,
+            "case_id": self.case_id,
+            "value": self.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Choice:
+        return cls(data["label"], Act(data["act"]), data["case_id"], data.get("value"))
+
+
+Choices = tuple[tuple[Choice, ...], ...]
+
+
 @dataclass(frozen=True)
 class TelegramPayload:
-    """A Bot API call: `sendMessage`, or `sendDocument` with a stored document."""
+    """A Bot API call: `sendMessage`, or `sendDocument` with a stored document.
+
+    `choices` are rendered into an inline keyboard when the row is sent, so no use case
+    knows what callback data look like.
+    """
 
     method: str
     params: dict[str, Any]
     document_id: int | None = None
     filename: str | None = None
+    choices: Choices = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +105,7 @@ class TelegramPayload:
             "params": self.params,
             "document_id": self.document_id,
             "filename": self.filename,
+            "choices": [[c.to_json() for c in row] for row in self.choices],
         }
 
 
@@ -118,7 +164,9 @@ class OutgoingMessage:
 def decode_payload(channel: str, data: dict[str, Any]) -> Payload:
     """Rebuild the payload written by `enqueue`."""
     if channel == Channel.TELEGRAM:
-        return TelegramPayload(**data)
+        rows = data.pop("choices", None) or ()
+        choices = tuple(tuple(Choice.from_json(c) for c in row) for row in rows)
+        return TelegramPayload(**data, choices=choices)
     if channel == Channel.WEBHOOK:
         return WebhookPayload(**data)
     return SmsPayload(**data)

@@ -8,8 +8,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
     create_async_engine,
 )
+
+Sessions = async_sessionmaker[AsyncSession]
+"""What a use case asks for to open its transactions (`async with sessions.begin()`)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 

@@ -8,26 +8,24 @@ the school's first inbox took the package.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.senders import Undeliverable
+from bot.domain.identifiers import case_number
 from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number
-from bot.usecases.first_contact import LINK_TOKEN_TTL
+from bot.usecases.first_contact import guardian_link
 from bot.usecases.forwarding import staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from storage.models import Case, Guardian, LinkToken, OutboxMessage, School
 from storage.outbox import Channel, Kind, OutgoingMessage, SmsPayload, enqueue
 from storage.repositories.cases import lock_case
-from storage.repositories.tokens import token_hash
 
 log = logging.getLogger(__name__)
 
@@ -155,28 +153,19 @@ class CaseDeliveryEffects:
         now = svc.clock.now()
         guardian.unreachable_at = now
         log.warning("guardian unreachable in Telegram", extra={"case_id": row.case_id})
-        link = None
-        if row.case_id is not None:
-            token = secrets.token_urlsafe(18)
-            link = svc.bot_profile.deep_link(token)
-            session.add(
-                LinkToken(
-                    token_hash=token_hash(token),
-                    purpose="guardian",
-                    case_id=row.case_id,
-                    expires_at=now + LINK_TOKEN_TTL,
-                    created_at=now,
-                )
-            )
-        if not (svc.settings.SMS_GATEWAY_URL and link and guardian.pd_enc):
+        if not (svc.settings.SMS_GATEWAY_URL and row.case_id and guardian.pd_enc):
             return
+        link = guardian_link(svc, row.case_id, now)
+        if link is None:
+            return
+        session.add(LinkToken(**link.token))
         phone = svc.cipher.decrypt_json(guardian.pd_enc)["phone"]
         sms_key = "sms.result" if row.kind == Kind.RESULT else "sms.link"
         sms = OutgoingMessage(
             dedupe_key=f"sms_fallback:{row.id}",
             kind=Kind.SMS_LINK,
             payload=SmsPayload(
-                phone=phone, text=svc.texts(guardian_lang(guardian), sms_key, link=link)
+                phone=phone, text=svc.texts(guardian_lang(guardian), sms_key, link=link.url)
             ),
             case_id=row.case_id,
             not_before=next_daytime(now),

@@ -55,6 +55,7 @@ from aiogram.types import (
 from bot.errors import DeliveryError
 from bot.runtime import Services
 from bot.signing import signed_headers, url_target
+from handlers.telegram.views import inline_markup
 from storage.models import Document, School
 from storage.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 
@@ -120,7 +121,9 @@ class TelegramSender:
             raise DeliveryError("no Telegram bot is configured", retryable=True)
         params = dict(payload.params)
         markup = params.get("reply_markup")
-        if isinstance(markup, dict):
+        if payload.choices:
+            params["reply_markup"] = inline_markup(payload.choices)
+        elif isinstance(markup, dict):
             params["reply_markup"] = parse_reply_markup(markup)
         try:
             if payload.method == "sendMessage":

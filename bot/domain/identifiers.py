@@ -1,4 +1,5 @@
-"""Kazakh identifiers: IIN/BIN check digit and mobile numbers.
+"""Kazakh identifiers: IIN/BIN check digit, the sex an IIN encodes, mobile numbers, and
+the short case number people read.
 
 Rules from GLOSSARY.md; kept pure so the intake, the school import and the property
 tests share one implementation.
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Literal
+
+Sex = Literal["m", "f"]
 
 _FIRST_WEIGHTS = tuple(range(1, 12))
 _SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -84,3 +88,18 @@ def normalize_kz_mobile(raw: str) -> str | None:
     else:
         return None
     return "+" + digits if _KZ_MOBILE.match(digits) else None
+
+
+def sex_from_iin(iin: str | None) -> Sex | None:
+    """The 7th digit of an IIN: 1-6 give the century and the sex (odd male, even female)."""
+    if not iin or len(iin) != 12 or not iin.isdigit():
+        return None
+    digit = int(iin[6])
+    if not 1 <= digit <= 6:
+        return None
+    return "m" if digit % 2 else "f"
+
+
+def case_number(case_id: str) -> str:
+    """Short, human-friendly case number shown to people (first 8 hex digits)."""
+    return case_id.replace("-", "")[:8].upper()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 QUIET_END = time(9, 0)
 QUIET_START = time(21, 0)
@@ -21,3 +21,8 @@ def next_daytime(moment: datetime) -> datetime:
         return moment
     day = moment.date() if local < QUIET_END else moment.date() + timedelta(days=1)
     return datetime.combine(day, QUIET_END, tzinfo=moment.tzinfo)
+
+
+def local_time(moment: datetime, zone: tzinfo) -> str:
+    """`moment` as people in `zone` read it, in every message and the school's package."""
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")

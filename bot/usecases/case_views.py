@@ -6,17 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.domain.identifiers import case_number, sex_from_iin
 from bot.domain.status import CaseStatus
-from bot.grammar import person_sex, sex_from_iin
+from bot.grammar import person_sex
 from bot.texts import Lang, Person, Raw, Texts
 from bot.usecases.prompts import Text, render
 from storage.crypto import DataCipher
 from storage.models import Case, School
-
-
-def case_number(case_id: str) -> str:
-    """Short, human-friendly case number shown to people (first 8 hex digits)."""
-    return case_id.replace("-", "")[:8].upper()
 
 
 def school_name(school: School | None, lang: Lang) -> str | None:

@@ -17,19 +17,23 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import timing
 from bot.runtime import Services
 from storage.models import Guardian
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
 
 Id = TypeVar("Id", str, int)
-ListCandidates = Callable[[Services, AsyncSession, Id | None, int], Awaitable[list[Id]]]
-Act = Callable[[Services, Id], Awaitable[bool]]
+ListCandidates = Callable[[AsyncSession, Id | None, int], Awaitable[list[Id]]]
+"""A page of candidate ids after an id (None: from the start), at most `limit` long."""
+Act = Callable[[Id], Awaitable[bool]]
+"""The per-item use case, with its dependencies bound; True when it acted."""
 
 
-async def sweep(svc: Services, candidates: ListCandidates[Id], act: Act[Id]) -> int:
+async def sweep(sessions: Sessions, candidates: ListCandidates[Id], act: Act[Id]) -> int:
     """Call `act` for every candidate id; return how many times it acted.
 
     One failing item is logged with its traceback and skipped, so it cannot hold up
@@ -38,11 +42,11 @@ async def sweep(svc: Services, candidates: ListCandidates[Id], act: Act[Id]) -> 
     done = 0
     after: Id | None = None
     while True:
-        async with svc.sessions() as session:
-            ids = await candidates(svc, session, after, BATCH)
+        async with sessions() as session:
+            ids = await candidates(session, after, BATCH)
         for item in ids:
             try:
-                done += await act(svc, item)
+                done += await act(item)
             except Exception:
                 log.exception("scheduled action failed for %s", item, extra=_extra(item))
         if len(ids) < BATCH:
@@ -62,5 +66,5 @@ def reachable_chat(guardian: Guardian | None) -> int | None:
 
 
 def local_time(svc: Services, moment: datetime) -> str:
-    """A moment as people in the service's zone read it (as in the school's package)."""
-    return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
+    """`bot.domain.timing.local_time` in the service's zone, for callers still given `svc`."""
+    return timing.local_time(moment, svc.settings.zone)

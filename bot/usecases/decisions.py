@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.documents import ReceiptData, RefusalData, render_receipt, render_refusal
+from bot.domain.identifiers import case_number
 from bot.domain.numbers import next_registration_number, registration_prefix
 from bot.domain.status import (
     DECIDABLE_STATUSES,
@@ -27,14 +27,14 @@ from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import guardian_lang
 from bot.usecases.application import clean_text
-from bot.usecases.case_views import CaseView, case_number, case_view
+from bot.usecases.case_views import CaseView, case_view
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import require_hearing_closed, start_hearing
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import document_message, text_message
 from storage.models import Case, Document, Guardian, School
 from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
-from storage.repositories.cases import lock_case
+from storage.repositories.cases import get_highest_registration_number, lock_case
 from storage.repositories.documents import add_document
 from storage.repositories.guardians import get_guardian
 from storage.repositories.schools import get_school, list_staff_chats, lock_school
@@ -348,13 +348,10 @@ async def _next_registration_number(session: AsyncSession, school_id: int, now: 
     numbers one after another instead of colliding on the unique constraint.
     """
     await lock_school(session, school_id)
-    result = await session.execute(
-        select(func.max(Case.registration_number)).where(
-            Case.school_id == school_id,
-            Case.registration_number.like(f"{registration_prefix(now.year)}%"),
-        )
+    highest = await get_highest_registration_number(
+        session, school_id, registration_prefix(now.year)
     )
-    return next_registration_number(now.year, result.scalar_one_or_none())
+    return next_registration_number(now.year, highest)
 
 
 def _receipt_data(

@@ -12,21 +12,24 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
-from bot.runtime import Services
+from bot.texts import Texts
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number
 from bot.usecases.clockwork import reachable_chat
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
-from storage.models import Application, Case
+from storage.crypto import DataCipher
+from storage.models import Case
 from storage.outbox import Kind, enqueue
-from storage.repositories.cases import lock_case
+from storage.repositories.applications import get_last_form_update
+from storage.repositories.cases import list_unchanged_since_ids, lock_case
 from storage.repositories.guardians import get_guardian
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -48,35 +51,29 @@ async def last_guardian_activity(session: AsyncSession, case: Case) -> datetime:
     times are included in case some future writer forgets `updated_at`.
     """
     moments = [case.created_at, case.updated_at, case.notified_at, case.consented_at]
-    form = await session.scalar(
-        select(func.max(Application.updated_at)).where(Application.case_id == case.id)
-    )
+    form = await get_last_form_update(session, case.id)
     return max(m for m in [*moments, form] if m is not None)
 
 
 async def list_expiry_candidates(
-    svc: Services, session: AsyncSession, after: str | None, limit: int
+    session: AsyncSession, after: str | None, limit: int, *, now: datetime
 ) -> list[str]:
     """Cases waiting for the guardian with no case change for 7 days (the form is checked later)."""
-    cutoff = svc.clock.now() - EXPIRE_AFTER
-    query = select(Case.id).where(
-        Case.status.in_([s.value for s in WAITING_FOR_GUARDIAN]),
-        Case.updated_at <= cutoff,
-        func.coalesce(Case.notified_at, Case.created_at) <= cutoff,
-        (Case.consented_at.is_(None)) | (Case.consented_at <= cutoff),
+    cutoff = now - EXPIRE_AFTER
+    return await list_unchanged_since_ids(
+        session, WAITING_FOR_GUARDIAN, cutoff=cutoff, after=after, limit=limit
     )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
 
 
-async def expire_case(svc: Services, case_id: str) -> bool:
+async def expire_case(
+    sessions: Sessions, clock: Clock, cipher: DataCipher, texts: Texts, case_id: str
+) -> bool:
     """Close a case nobody answered for 7 days; True when it was expired now."""
-    async with svc.sessions.begin() as session:
+    async with sessions.begin() as session:
         case = await lock_case(session, case_id)
         if case is None or CaseStatus(case.status) not in WAITING_FOR_GUARDIAN:
             return False
-        now = svc.clock.now()
+        now = clock.now()
         if now < await last_guardian_activity(session, case) + EXPIRE_AFTER:
             return False
         declined = CaseStatus(case.status) is CaseStatus.DECLINED
@@ -87,12 +84,12 @@ async def expire_case(svc: Services, case_id: str) -> bool:
         # A guardian who declined was told then until when the way back stays open and
         # what follows; "closed because you did not answer" would contradict it.
         if guardian is not None and chat_id is not None and not declined:
-            text = svc.texts(
+            text = texts(
                 guardian_lang(guardian), "result.expired", case_number=case_number(case.id)
             )
             message = text_message(
                 f"expired:{case.id}", Kind.RESULT, chat_id, text, case_id=case.id
             )
-            await enqueue(session, svc.cipher, now, replace(message, not_before=next_daytime(now)))
+            await enqueue(session, cipher, now, replace(message, not_before=next_daytime(now)))
     log.info("case expired without an answer", extra={"case_id": case_id})
     return True

@@ -8,23 +8,22 @@ the bot is known, an SMS carries a one-time deep link.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
-from bot.domain.transitions import next_status
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.case_views import CaseView
+from bot.usecases.lifecycle import transition
 from bot.usecases.notices import notice_message
 from storage.outbox import Kind, OutgoingMessage, SmsPayload
-from storage.repositories.audit import audit_row
-from storage.repositories.tokens import token_hash
+from storage.repositories.tokens import link_token_row, new_link_token
 
 LINK_TOKEN_TTL = timedelta(days=7)
+GUARDIAN_PURPOSE = "guardian"
 
 
 @dataclass(frozen=True)
@@ -70,30 +69,18 @@ def plan_first_contact(
         )
         plan.messages.append(_in_daytime(notice, now))
         return plan
-    plan.status = next_status(CaseStatus.RECEIVED, CaseEvent.GUARDIAN_UNLINKED)
-    plan.audit.append(
-        audit_row(
-            case_id=view.case_id,
-            at=now,
-            actor="system",
-            event=CaseEvent.GUARDIAN_UNLINKED.value,
-            from_status=CaseStatus.RECEIVED.value,
-            to_status=plan.status.value,
-        )
+    plan.status, audit = transition(
+        CaseStatus.RECEIVED,
+        CaseEvent.GUARDIAN_UNLINKED,
+        case_id=view.case_id,
+        actor="system",
+        now=now,
     )
-    token = secrets.token_urlsafe(18)
-    link = svc.bot_profile.deep_link(token)
-    if svc.settings.SMS_GATEWAY_URL and link:
-        plan.tokens.append(
-            {
-                "token_hash": token_hash(token),
-                "purpose": "guardian",
-                "case_id": view.case_id,
-                "expires_at": now + LINK_TOKEN_TTL,
-                "created_at": now,
-            }
-        )
-        text = svc.texts(guardian.language, "sms.link", link=link)
+    plan.audit.append(audit)
+    link = guardian_link(svc, view.case_id, now) if svc.settings.SMS_GATEWAY_URL else None
+    if link is not None:
+        plan.tokens.append(link.token)
+        text = svc.texts(guardian.language, "sms.link", link=link.url)
         sms = OutgoingMessage(
             dedupe_key=f"sms_link:{view.case_id}",
             kind=Kind.SMS_LINK,
@@ -102,6 +89,30 @@ def plan_first_contact(
         )
         plan.messages.append(_in_daytime(sms, now))
     return plan
+
+
+@dataclass(frozen=True)
+class GuardianLink:
+    """A one-time deep link into the bot for a case's guardian, and its token row."""
+
+    url: str
+    token: dict[str, Any]
+
+
+def guardian_link(svc: Services, case_id: str, now: datetime) -> GuardianLink | None:
+    """A fresh link valid for `LINK_TOKEN_TTL`; None while the bot's username is unknown.
+
+    Only the token's hash is stored: the link itself exists only in the message.
+    """
+    raw = new_link_token()
+    url = svc.bot_profile.deep_link(raw)
+    if url is None:
+        return None
+    row = link_token_row(
+        raw=raw, purpose=GUARDIAN_PURPOSE, case_id=case_id, expires_at=now + LINK_TOKEN_TTL,
+        now=now,
+    )  # fmt: skip
+    return GuardianLink(url, row)
 
 
 def _in_daytime(message: OutgoingMessage, now: datetime) -> OutgoingMessage:

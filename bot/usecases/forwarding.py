@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
+from bot.domain.timing import local_time
 from bot.runtime import Services
-from bot.texts import Lang
-from bot.usecases.case_views import CaseView, case_number, case_view, validity_text
+from bot.texts import Lang, Texts
+from bot.usecases.case_views import CaseView, case_view, validity_text
 from bot.usecases.messages import document_message, text_message
-from handlers.telegram.callbacks import DecisionAction, DecisionCb
-from storage.models import Application, Case, ConsentRecord, Document, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.models import Case, ConsentRecord, Document, School
+from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.repositories.applications import require_application
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
 from storage.repositories.schools import list_staff_chats
@@ -74,9 +75,7 @@ async def forward_package(
 async def _package(
     session: AsyncSession, svc: Services, case: Case, document: Document, school: School, lang: Lang
 ) -> Package:
-    application = (
-        await session.execute(select(Application).where(Application.case_id == case.id))
-    ).scalar_one()
+    application = await require_application(session, case.id)
     fields = svc.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
     consent = await latest_consent(session, case.id, "agree")
     assert consent is not None, "a submitted case has its consent"
@@ -94,10 +93,6 @@ async def _package(
         pdf=svc.cipher.decrypt_bytes(document.content_enc),
         document=document,
     )
-
-
-def _local(svc: Services, moment: datetime) -> str:
-    return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
 
 
 def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
@@ -119,22 +114,11 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         organization=view.conclusion_organization,
         summary=view.conclusion_summary[:1500] or empty,
         validity=validity_text(t, lang, view),
-        consent_at=_local(svc, p.consent.created_at),
-        registered=_local(svc, p.registered_at),
-        deadline=_local(svc, p.deadline_at),
+        consent_at=local_time(p.consent.created_at, svc.settings.zone),
+        registered=local_time(p.registered_at, svc.settings.zone),
+        deadline=local_time(p.deadline_at, svc.settings.zone),
     )
-    buttons = [
-        [
-            (
-                t(lang, "staff.accept_button"),
-                DecisionCb(case_id=view.case_id, action=DecisionAction.ACCEPT),
-            ),
-            (
-                t(lang, "staff.refuse_button"),
-                DecisionCb(case_id=view.case_id, action=DecisionAction.REFUSE),
-            ),
-        ]
-    ]
+    choices = decision_choices(t, lang, view.case_id)
     key = f"package:{view.case_id}:{chat_id}"
     return [
         text_message(f"{key}:summary", Kind.SCHOOL_PACKAGE, chat_id, summary, case_id=view.case_id),
@@ -146,7 +130,7 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
             f"application-{view.number}.pdf",
             t(lang, "staff.package_caption", case_number=view.number),
             case_id=view.case_id,
-            buttons=buttons,
+            choices=choices,
         ),
     ]
 
@@ -225,7 +209,7 @@ async def tell_school_consent_withdrawn(
         lang,
         "staff.consent_withdrawn",
         case_number=number,
-        withdrawn_at=_local(svc, now),
+        withdrawn_at=local_time(now, svc.settings.zone),
         ground=svc.texts(lang, "ground.3"),
     )
     chats = [chat.chat_id for chat in await list_staff_chats(session, school.id)]
@@ -266,7 +250,7 @@ def _no_inbox_escalation(
         "escalation.no_inbox",
         case_number=p.view.number,
         school_bin=school.bin,
-        deadline=_local(svc, p.deadline_at),
+        deadline=local_time(p.deadline_at, svc.settings.zone),
     )
     return [
         text_message(
@@ -277,3 +261,13 @@ def _no_inbox_escalation(
             case_id=p.view.case_id,
         )
     ]
+
+
+def decision_choices(texts: Texts, lang: Lang, case_id: str) -> Choices:
+    """Accept / Refuse, offered to the school's staff wherever a decision is due."""
+    return (
+        (
+            Choice(texts(lang, "staff.accept_button"), Act.ACCEPT, case_id),
+            Choice(texts(lang, "staff.refuse_button"), Act.REFUSE, case_id),
+        ),
+    )

@@ -14,25 +14,25 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
+from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError
 from bot.runtime import Services
-from bot.texts import Lang
+from bot.texts import Lang, Texts
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
-from bot.usecases.case_views import case_number, school_name
-from bot.usecases.clockwork import local_time, reachable_chat
-from bot.usecases.forwarding import staff_language
+from bot.usecases.case_views import school_name
+from bot.usecases.clockwork import reachable_chat
+from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import Button, text_message
+from bot.usecases.messages import text_message
 from bot.usecases.replies import reply
-from handlers.telegram.callbacks import CaseAction, CaseCb, DecisionAction, DecisionCb
 from storage.models import Case, Guardian, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
-from storage.repositories.cases import list_cases_of_guardian, lock_case
+from storage.outbox import Act, Choice, Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
 
@@ -66,7 +66,7 @@ def require_hearing_closed(svc: Services, case: Case, now: datetime) -> None:
     """Raise HearingOpen while the guardian may still state a position."""
     if CaseStatus(case.status) is CaseStatus.HEARING and not hearing_closed(case, now):
         assert case.hearing_until is not None
-        raise HearingOpen(case, local_time(svc, case.hearing_until))
+        raise HearingOpen(case, local_time(case.hearing_until, svc.settings.zone))
 
 
 async def start_hearing(
@@ -116,26 +116,23 @@ async def start_hearing(
         school=school_name(school, lang) or "",
         ground=t(lang, f"ground.{ground}"),
         reason=reason,
-        until=local_time(svc, until),
+        until=local_time(until, svc.settings.zone),
     )
-    button = no_objections_button(svc, lang, case.id)
+    choice = no_objections_choice(svc.texts, lang, case.id)
     invitation = text_message(
         f"hearing:{case.id}:invitation",
         Kind.RESULT,
         chat_id,
         text,
         case_id=case.id,
-        buttons=[[button]],
+        choices=((choice,),),
     )
     await enqueue(session, svc.cipher, now, invitation)
     return until
 
 
-def no_objections_button(svc: Services, lang: Lang, case_id: str) -> Button:
-    return (
-        svc.texts(lang, "hearing.no_objections_button"),
-        CaseCb(case_id=case_id, action=CaseAction.NO_OBJECTIONS),
-    )
+def no_objections_choice(texts: Texts, lang: Lang, case_id: str) -> Choice:
+    return Choice(texts(lang, "hearing.no_objections_button"), Act.NO_OBJECTIONS, case_id)
 
 
 def validate_position(raw: str) -> str:
@@ -201,14 +198,7 @@ async def list_lapse_candidates(
     svc: Services, session: AsyncSession, after: str | None, limit: int
 ) -> list[str]:
     """Cases in hearing whose window passed and whose school was not told yet."""
-    query = select(Case.id).where(
-        Case.status == CaseStatus.HEARING.value,
-        Case.hearing_closed_at.is_(None),
-        Case.hearing_until <= svc.clock.now(),
-    )
-    if after is not None:
-        query = query.where(Case.id > after)
-    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
+    return await list_lapsed_hearing_ids(session, now=svc.clock.now(), after=after, limit=limit)
 
 
 async def close_lapsed_hearing(svc: Services, case_id: str) -> bool:
@@ -244,18 +234,7 @@ async def _school_messages(
         return []
     lang = staff_language(school)
     text = _school_text(svc, case, lang, position, words)
-    buttons = [
-        [
-            (
-                svc.texts(lang, "staff.accept_button"),
-                DecisionCb(case_id=case.id, action=DecisionAction.ACCEPT),
-            ),
-            (
-                svc.texts(lang, "staff.refuse_button"),
-                DecisionCb(case_id=case.id, action=DecisionAction.REFUSE),
-            ),
-        ]
-    ]
+    choices = decision_choices(svc.texts, lang, case.id)
     messages = [
         text_message(
             f"hearing_position:{case.id}:{chat.chat_id}",
@@ -263,7 +242,7 @@ async def _school_messages(
             chat.chat_id,
             text,
             case_id=case.id,
-            buttons=buttons,
+            choices=choices,
         )
         for chat in await list_staff_chats(session, school.id)
     ]
@@ -288,7 +267,7 @@ def _school_text(
     number = case_number(case.id)
     if words is None:
         assert case.hearing_until is not None
-        until = local_time(svc, case.hearing_until)
+        until = local_time(case.hearing_until, svc.settings.zone)
         return svc.texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
     if position is None:
         return svc.texts(lang, "staff.hearing_no_objections", case_number=number)

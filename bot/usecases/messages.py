@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from storage.outbox import Kind, OutgoingMessage, TelegramPayload
+from storage.outbox import Choices, Kind, OutgoingMessage, TelegramPayload
 
 
 class Packable(Protocol):
@@ -39,21 +39,23 @@ def text_message(
     *,
     case_id: str | None = None,
     buttons: Sequence[Sequence[Button]] = (),
+    choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> OutgoingMessage:
     """An HTML `sendMessage`; `text` must already be safe HTML (see bot.texts).
 
-    `reply_markup` is used only when there are no `buttons`: a message carries one.
+    `choices` become inline buttons when the row is sent; `reply_markup` is used only
+    when there are no `buttons` and no `choices`: a message carries one.
     """
     params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if buttons:
         params["reply_markup"] = inline_keyboard(buttons)
-    elif reply_markup is not None:
+    elif reply_markup is not None and not choices:
         params["reply_markup"] = reply_markup
     return OutgoingMessage(
         dedupe_key=dedupe_key,
         kind=kind,
-        payload=TelegramPayload(method="sendMessage", params=params),
+        payload=TelegramPayload(method="sendMessage", params=params, choices=choices),
         case_id=case_id,
     )
 
@@ -68,12 +70,17 @@ def document_message(
     *,
     case_id: str | None = None,
     buttons: Sequence[Sequence[Button]] = (),
+    choices: Choices = (),
 ) -> OutgoingMessage:
     """A stored PDF with an HTML caption (at most 1024 characters after parsing)."""
     params: dict[str, Any] = {"chat_id": chat_id, "caption": caption, "parse_mode": "HTML"}
     if buttons:
         params["reply_markup"] = inline_keyboard(buttons)
     payload = TelegramPayload(
-        method="sendDocument", params=params, document_id=document_id, filename=filename
+        method="sendDocument",
+        params=params,
+        document_id=document_id,
+        filename=filename,
+        choices=choices,
     )
     return OutgoingMessage(dedupe_key=dedupe_key, kind=kind, payload=payload, case_id=case_id)

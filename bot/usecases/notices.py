@@ -10,8 +10,7 @@ from bot.runtime import Services
 from bot.texts import Lang, Raw, Texts, count_key
 from bot.usecases.case_views import CaseView, validity_text
 from bot.usecases.messages import text_message
-from handlers.telegram.callbacks import CaseAction, CaseCb
-from storage.outbox import Kind, OutgoingMessage
+from storage.outbox import Act, Choice, Kind, OutgoingMessage
 
 # The wording's name; a new wording gets a new one. The stored text is the evidence.
 CONSENT_VERSION = "2026-12.1"
@@ -71,16 +70,10 @@ def notice_message(
             f"<b>{texts(lang, 'consent.question')}</b>",
         ]
     )
-    buttons = [
-        [
-            (
-                texts(lang, "consent.agree_button"),
-                CaseCb(case_id=view.case_id, action=CaseAction.AGREE),
-            ),
-            (
-                texts(lang, "consent.decline_button"),
-                CaseCb(case_id=view.case_id, action=CaseAction.DECLINE),
-            ),
-        ]
-    ]
-    return text_message(dedupe_key, kind, chat_id, text, case_id=view.case_id, buttons=buttons)
+    choices = (
+        (
+            Choice(texts(lang, "consent.agree_button"), Act.AGREE, view.case_id),
+            Choice(texts(lang, "consent.decline_button"), Act.DECLINE, view.case_id),
+        ),
+    )
+    return text_message(dedupe_key, kind, chat_id, text, case_id=view.case_id, choices=choices)

@@ -13,7 +13,7 @@ from typing import Any
 from bot.runtime import Services
 from bot.usecases.access import Actor
 from bot.usecases.messages import Button, text_message
-from storage.outbox import Kind, OutgoingMessage, enqueue
+from storage.outbox import Choices, Kind, OutgoingMessage, enqueue
 from storage.repositories.outbox import has_replies_to
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,16 @@ async def reply(
     *,
     purpose: str,
     buttons: Sequence[Sequence[Button]] = (),
+    choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> None:
     """Queue `text` (safe HTML) to the actor's chat.
 
     `purpose` tells apart several replies to one update.
     """
-    message = _reply_message(actor, text, purpose, buttons=buttons, reply_markup=reply_markup)
+    message = _reply_message(
+        actor, text, purpose, buttons=buttons, choices=choices, reply_markup=reply_markup
+    )
     async with svc.sessions.begin() as session:
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 
@@ -59,6 +62,7 @@ def _reply_message(
     purpose: str,
     *,
     buttons: Sequence[Sequence[Button]] = (),
+    choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> OutgoingMessage:
     return text_message(
@@ -67,5 +71,6 @@ def _reply_message(
         actor.chat_id,
         text,
         buttons=buttons,
+        choices=choices,
         reply_markup=reply_markup,
     )

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
 from bot.errors import Conflict, NotFound
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
-from bot.usecases.case_views import case_number
 from bot.usecases.intake import HEALTH_SYSTEM, IntakeResult
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message

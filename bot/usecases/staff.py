@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, CaseStatus
+from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError, NotFound
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases import decisions
 from bot.usecases.access import Actor
-from bot.usecases.case_views import case_number
-from bot.usecases.clockwork import local_time
 from bot.usecases.decisions import REASON_MAX, REASON_MIN, DecisionResult, SchoolActor
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import HearingOpen, require_hearing_closed
 from bot.usecases.replies import reply
-from handlers.telegram.callbacks import DecisionAction, DecisionCb
+from storage.outbox import Act, Choice
 from storage.repositories.cases import get_case
 from storage.repositories.schools import get_school, get_staff_chat
 
@@ -91,16 +91,13 @@ async def ask_ground(svc: Services, actor: Actor, case_id: str) -> None:
             ),
         ]
     )
-    buttons = [
-        [
-            (
-                t(lang, "staff.ground_button", ground=g),
-                DecisionCb(case_id=case_id, action=DecisionAction.GROUND, ground=g),
-            )
+    choices = (
+        tuple(
+            Choice(t(lang, "staff.ground_button", ground=g), Act.GROUND, case_id, str(g))
             for g in (1, 2, 3)
-        ]
-    ]
-    await reply(svc, actor, text, purpose="grounds", buttons=buttons)
+        ),
+    )
+    await reply(svc, actor, text, purpose="grounds", choices=choices)
 
 
 async def ask_reason(svc: Services, actor: Actor, case_id: str, ground: int) -> None:
@@ -129,7 +126,7 @@ async def refuse_in_chat(
             "staff.hearing_started",
             case_number=result.case_number,
             ground=ground,
-            until=local_time(svc, result.hearing_until),
+            until=local_time(result.hearing_until, svc.settings.zone),
         )
     else:
         text = svc.texts(lang, "staff.refused_done", case_number=result.case_number, ground=ground)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.grammar import Case, kk_case, ru_name, sex_from_iin
+from bot.domain.identifiers import sex_from_iin
+from bot.grammar import Case, kk_case, ru_name
 from bot.texts import Lang
 from bot.usecases.notices import CONSENT_VERSION, consent_text
 from tests.conftest import ALMATY

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.identifiers import case_number
 from bot.emulator import TelegramEmulator
-from bot.usecases.case_views import case_number
 from bot.usecases.schools import create_school_invite
 from tests.e2e.harness import (
     TOKEN,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.identifiers import case_number
 from bot.emulator import SentMessage
-from bot.usecases.case_views import case_number
 from handlers.telegram.callbacks import DecisionAction, DecisionCb
 from tests.e2e.harness import (
     Stack,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.domain.identifiers import case_number
 from bot.emulator import ApiCall, TelegramEmulator
-from bot.usecases.case_views import case_number
 from bot.usecases.schools import issue_school_api_key
 from bot.usecases.stats import collect_stats
 from storage.models import Guardian, LinkToken, OutboxMessage

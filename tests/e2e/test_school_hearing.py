@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.domain.identifiers import case_number
 from bot.emulator import SentMessage, TelegramEmulator
-from bot.usecases.case_views import case_number
 from bot.usecases.schools import issue_school_api_key
-from scheduler.jobs.hearing_lapses import run_hearing_lapses
+from scheduler.jobs import run_hearing_lapses
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
     TOKEN,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseStatus
 from bot.emulator import SentMessage
 from bot.grammar import Case, kk_case
-from bot.usecases.case_views import case_number
 from bot.usecases.schools import create_school_invite
 from bot.usecases.stats import collect_stats
 from storage.models import ConsentRecord, StaffChat

@@ -48,13 +48,15 @@ from bot.usecases import consent, decisions, hearing, staff
 from bot.usecases.access import Actor
 from bot.usecases.hearing import HEARING_OPEN
 from bot.usecases.revocation import revoke_signal
-from scheduler.jobs.expire_cases import run_expire_cases
-from scheduler.jobs.guardian_reminders import run_guardian_reminders
-from scheduler.jobs.hearing_lapses import run_hearing_lapses
-from scheduler.jobs.hearing_reminders import run_hearing_reminders
-from scheduler.jobs.overdue_cases import run_overdue_cases
-from scheduler.jobs.purge_personal_data import run_purge_personal_data
-from scheduler.jobs.school_reminders import run_school_reminders
+from scheduler.jobs import (
+    run_expire_cases,
+    run_guardian_reminders,
+    run_hearing_lapses,
+    run_hearing_reminders,
+    run_overdue_cases,
+    run_purge_personal_data,
+    run_school_reminders,
+)
 from storage.crypto import DataCipher
 from storage.migrate import upgrade_to_head
 from storage.models import AuditEvent, Case, ConsentRecord, OutboxMessage

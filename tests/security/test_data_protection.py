@@ -28,7 +28,7 @@ from bot.usecases import consent, decisions, hearing
 from bot.usecases.case_views import case_view
 from bot.usecases.revocation import revoke_signal
 from bot.usecases.stats import Stats, collect_stats
-from scheduler.jobs.purge_personal_data import run_purge_personal_data
+from scheduler.jobs import run_purge_personal_data
 from storage.crypto import DataCipher, UndecryptableData
 from storage.models import Application, Case, Document, Guardian
 from storage.repositories.guardians import get_guardian_by_phone

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from bot.fsm_storage import build_fsm_storage
 from bot.runtime import Services
-from scheduler.jobs.purge_personal_data import run_purge_personal_data
+from scheduler.jobs import run_purge_personal_data
 from storage.fsm import fsm_key_builder
 from tests.conftest import NO_REDIS, Database, make_settings, redis_url
 

@@ -16,7 +16,7 @@ from bot.texts import Lang
 from bot.usecases import consent
 from bot.usecases.access import Actor
 from bot.usecases.notices import CONSENT_VERSION, consent_text
-from scheduler.jobs.expire_cases import run_expire_cases
+from scheduler.jobs import run_expire_cases
 from storage.models import ConsentRecord, ConsentText, OutboxMessage, School
 from storage.outbox import Kind
 from tests.storage.case_setup import (

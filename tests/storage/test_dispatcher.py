@@ -42,8 +42,11 @@ from bot.runtime import Services, session_factory
 from bot.signals import VkkSignal
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from bot.usecases.intake import accept_signal
+from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import AuditEvent, Document, OutboxMessage, School
 from storage.outbox import (
+    Act,
+    Choice,
     Kind,
     OutgoingMessage,
     Payload,
@@ -267,6 +270,24 @@ async def test_dispatcher_message_delivered_once_and_hook_called_once(harness: H
         None,
     )
     assert dispatcher.counters.sent == 1
+
+
+async def test_dispatcher_choices_sent_as_buttons_with_callback_data(harness: Harness) -> None:
+    """A row offers neutral choices; the sender renders the callback data handlers parse."""
+    chat = await harness.started_chat()
+    case_id = str(uuid.uuid4())
+    choices = ((Choice("Да", Act.AGREE, case_id), Choice("Нет", Act.DECLINE, case_id)),)
+    params = {"chat_id": chat, "text": "Уведомление", "parse_mode": "HTML"}
+    payload = TelegramPayload("sendMessage", params, choices=choices)
+    await harness.enqueue(message("notice:choices", payload))
+
+    assert await harness.dispatcher().run_until_idle(timeout=5) == 1
+
+    [sent] = harness.emu.sent(chat)
+    agree, decline = sent.button("Да"), sent.button("Нет")
+    assert agree is not None and decline is not None
+    assert CaseCb.unpack(agree["callback_data"]) == CaseCb(case_id=case_id, action=CaseAction.AGREE)
+    assert decline["callback_data"] == f"c:{case_id}:decline"
 
 
 async def test_dispatcher_same_dedupe_key_twice_sends_one_message(harness: Harness) -> None:

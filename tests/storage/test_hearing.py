@@ -17,10 +17,12 @@ from bot.usecases import decisions, hearing
 from bot.usecases.access import Actor
 from bot.usecases.decisions import SchoolActor
 from bot.usecases.revocation import revoke_signal
-from scheduler.jobs.hearing_lapses import run_hearing_lapses
-from scheduler.jobs.hearing_reminders import run_hearing_reminders
-from scheduler.jobs.overdue_cases import run_overdue_cases
-from scheduler.jobs.school_reminders import run_school_reminders
+from scheduler.jobs import (
+    run_hearing_lapses,
+    run_hearing_reminders,
+    run_overdue_cases,
+    run_school_reminders,
+)
 from storage.models import Document
 from storage.outbox import Kind
 from tests.storage.case_setup import (
@@ -181,10 +183,12 @@ async def test_hearing_reminder_on_the_last_morning_once_unless_answered(
 
     [reminder] = await outbox(services, kind=Kind.REMINDER)
     assert (reminder.case_id, reminder.dedupe_key) == (silent, f"hearing_reminder:{silent}")
-    params = payload_of(services, reminder)["params"]
-    assert "соңғы күні — бүгін" in params["text"]
-    [[button]] = params["reply_markup"]["inline_keyboard"]
-    assert button["text"] == "✅ Қарсылығым жоқ"
+    payload = payload_of(services, reminder)
+    assert "соңғы күні — бүгін" in payload["params"]["text"]
+    [[choice]] = payload["choices"]
+    assert choice == {
+        "label": "✅ Қарсылығым жоқ", "act": "no_objections", "case_id": silent, "value": None
+    }  # fmt: skip
     assert (await get_case_row(services, silent)).hearing_reminded_at == clock.now()
 
 

@@ -16,11 +16,12 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from bot.clock import FrozenClock
+from bot.domain.identifiers import sex_from_iin
 from bot.domain.status import CaseStatus
-from bot.grammar import Case, ru_name, sex_from_iin
+from bot.grammar import Case, ru_name
 from bot.runtime import Services
 from bot.usecases.stats import collect_stats
-from scheduler.jobs.purge_personal_data import run_purge_personal_data
+from scheduler.jobs import run_purge_personal_data
 from storage.crypto import UndecryptableData
 from storage.models import (
     Application,

@@ -19,10 +19,12 @@ from bot.clock import FrozenClock
 from bot.domain.status import CaseStatus
 from bot.logs import setup_logging
 from bot.runtime import Services, session_factory
-from scheduler.jobs.expire_cases import run_expire_cases
-from scheduler.jobs.guardian_reminders import run_guardian_reminders
-from scheduler.jobs.overdue_cases import run_overdue_cases
-from scheduler.jobs.school_reminders import run_school_reminders
+from scheduler.jobs import (
+    run_expire_cases,
+    run_guardian_reminders,
+    run_overdue_cases,
+    run_school_reminders,
+)
 from scheduler.setup import build_scheduler
 from storage.models import AuditEvent, Guardian, OutboxMessage
 from storage.outbox import Kind
@@ -392,7 +394,7 @@ async def test_idle_scheduler_is_silent_and_a_run_that_did_something_says_so(
         logging.getLogger("apscheduler").setLevel(scheduler_level)
 
     assert idle == []
-    assert any(line.endswith("scheduler.jobs.expire_cases: cases expired: 1") for line in busy)
+    assert any(line.endswith("scheduler.jobs: cases expired: 1") for line in busy)
     assert not [line for line in busy if "apscheduler" in line], busy
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.documents.text import AddressParts, annex_address
+from bot.domain.identifiers import sex_from_iin
 from bot.grammar import (
     Case,
     given_names,
@@ -14,7 +15,6 @@ from bot.grammar import (
     official_name,
     person_sex,
     ru_name,
-    sex_from_iin,
 )
 from bot.texts import Lang, Person, Texts
 

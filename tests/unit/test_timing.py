@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.timing import next_daytime
+from bot.domain.timing import local_time, next_daytime
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -31,3 +31,8 @@ def test_next_daytime_moves_night_to_the_next_morning(moment: datetime, expected
 def test_next_daytime_refuses_a_naive_moment() -> None:
     with pytest.raises(ValueError, match="aware"):
         next_daytime(datetime(2026, 11, 25, 22, 0))
+
+
+def test_local_time_utc_moment_reads_in_the_service_zone() -> None:
+    """Stored moments are UTC; people read them on Almaty's clock (UTC+5)."""
+    assert local_time(datetime(2026, 11, 25, 19, 30, tzinfo=UTC), ALMATY) == "26.11.2026 00:30"
