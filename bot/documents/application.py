@@ -160,7 +160,7 @@ def _request(data: ApplicationData, texts: ApplicationTexts) -> str:
 
 def render_application(data: ApplicationData) -> bytes:
     """Render the guardian's application (annex 2 of order No. 223) as PDF bytes."""
-    from bot.documents.layout import OfficialPdf  # fpdf on first use: see bot.documents
+    from bot.documents.layout import OfficialPdf  # Typst on first use: see bot.documents
 
     texts = TEXTS[data.language]
     common = COMMON[data.language]

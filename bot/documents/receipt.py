@@ -113,7 +113,7 @@ def _accepted_by(data: ReceiptData, texts: ReceiptTexts, school: str) -> str:
 
 def render_receipt(data: ReceiptData) -> bytes:
     """Render the school's receipt of acceptance of documents as PDF bytes."""
-    from bot.documents.layout import OfficialPdf  # fpdf on first use: see bot.documents
+    from bot.documents.layout import OfficialPdf  # Typst on first use: see bot.documents
 
     texts = TEXTS[data.language]
     pdf = OfficialPdf(

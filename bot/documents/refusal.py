@@ -138,7 +138,7 @@ def astana_time(language: Lang, moment: datetime) -> str:
 
 def render_refusal(data: RefusalData) -> bytes:
     """Render the reasoned refusal; the same bytes serve the guardian and the school's copy."""
-    from bot.documents.layout import OfficialPdf  # fpdf on first use: see bot.documents
+    from bot.documents.layout import OfficialPdf  # Typst on first use: see bot.documents
 
     texts = TEXTS[data.language]
     pdf = OfficialPdf(

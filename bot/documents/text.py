@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Container, Iterable
@@ -55,6 +56,19 @@ def _clean_chars(text: str, supported: Container[int], multiline: bool) -> Itera
         yield out
 
 
+@functools.lru_cache(maxsize=4)
+def _plain_chars(supported: frozenset[int]) -> frozenset[str]:
+    """The characters `_clean_chars` keeps as they are, and the line break."""
+    kept = (chr(code) for code in supported)
+    return frozenset(
+        char
+        for char in kept
+        if (char == " " or char == NO_BREAK_SPACE or not char.isspace())
+        and unicodedata.category(char) not in _DROPPED_CATEGORIES
+        and not _is_variation_selector(ord(char))
+    ) | {"\n"}
+
+
 def clean_text(value: str, supported: Container[int], *, multiline: bool = False) -> str:
     """Return `value` safe to draw with a font whose code points are `supported`.
 
@@ -64,7 +78,10 @@ def clean_text(value: str, supported: Container[int], *, multiline: bool = False
     (at most one empty line in a row); otherwise they become spaces.
     """
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = "".join(_clean_chars(text, supported, multiline))
+    if isinstance(supported, frozenset) and _plain_chars(supported).issuperset(text):
+        cleaned = text if multiline else text.replace("\n", " ")  # nothing to drop or replace
+    else:
+        cleaned = "".join(_clean_chars(text, supported, multiline))
     lines = [_SPACES.sub(" ", line).strip() for line in cleaned.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 

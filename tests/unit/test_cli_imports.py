@@ -23,7 +23,7 @@ HEAVY = (
     "asyncpg",
     "redis",
     "apscheduler",
-    "fpdf",
+    "typst",
     "fontTools",
     "pydantic",
 )

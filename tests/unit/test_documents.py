@@ -17,8 +17,8 @@ from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from pypdf import PdfReader
 
 from bot.documents import ApplicationData, ReceiptData, render_application, render_receipt
-from bot.documents.layout import FONT_FILES
 from bot.documents.text import REPLACEMENT, clean_text, format_datetime, join_present
+from bot.documents.typesetting import FONT_FILES
 
 Lang = Literal["kk", "ru"]
 ALMATY = timezone(timedelta(hours=5))
