@@ -8,6 +8,9 @@ Both servers run as separate processes on a fresh SQLite file, one at a time:
 - full: `python -m bot run` (signature, validation, encryption, guardian look-up, case +
   audit in one transaction).
 Rounds alternate baseline/full so machine noise hits both; the ratio is of medians.
+Besides throughput and latency, the server's own CPU per signal (user + system time of
+its process from /proc during the measured load, divided by the signals): on a shared
+machine throughput also measures the neighbours and the client, CPU per signal less so.
 """
 
 from __future__ import annotations
@@ -130,6 +133,12 @@ async def load(port: int, bodies: list[bytes], concurrency: int) -> tuple[float,
         return time.perf_counter() - started, latencies
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(kind: str, n: int, concurrency: int) -> dict[str, float]:
     bodies = [json.dumps(signal_payload()).encode() for _ in range(n)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +147,9 @@ async def measure(kind: str, n: int, concurrency: int) -> dict[str, float]:
         try:
             await wait_healthy(port)
             await load(port, bodies[: min(200, n)], concurrency)  # warm-up
+            cpu = process_cpu(proc.pid)
             wall, lat = await load(port, bodies[min(200, n) :], concurrency)
+            cpu = process_cpu(proc.pid) - cpu
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -147,6 +158,7 @@ async def measure(kind: str, n: int, concurrency: int) -> dict[str, float]:
         "rate": len(lat) / wall,
         "p50_ms": 1000 * lat[len(lat) // 2],
         "p99_ms": 1000 * lat[int(len(lat) * 0.99) - 1],
+        "cpu_ms": 1000 * cpu / len(lat),
     }
 
 
@@ -158,7 +170,8 @@ async def main(args: argparse.Namespace) -> None:
             results[kind].append(result)
             print(
                 f"round {round_no + 1} {kind:8s} {result['rate']:7.0f} signals/s "
-                f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
+                f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
+                f"server CPU {result['cpu_ms']:.2f} ms/signal"
             )
     summary = {
         kind: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
@@ -167,12 +180,17 @@ async def main(args: argparse.Namespace) -> None:
     base, full = summary["baseline"], summary["full"]
     print(
         f"\nmedian of {args.rounds} rounds, {args.signals} signals, "
-        f"{args.concurrency} concurrent clients, {os.cpu_count()} CPUs"
+        f"{args.concurrency} concurrent clients, {os.cpu_count()} CPUs, load average "
+        + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     for kind, s in summary.items():
-        print(f"  {kind:8s} {s['rate']:7.0f}/s  p50 {s['p50_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms")
+        print(
+            f"  {kind:8s} {s['rate']:7.0f}/s  p50 {s['p50_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms"
+            f"  server CPU {s['cpu_ms']:.2f} ms/signal"
+        )
     print(f"  ratio full/baseline throughput: {full['rate'] / base['rate']:.2f}x (goal >= 0.8)")
     print(f"  full pipeline: {full['rate']:.0f} signals/s (goal >= 1000)")
+    print(f"  server CPU per signal full/baseline: {full['cpu_ms'] / base['cpu_ms']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,14 @@ def _full_years(born: date, on: date) -> int:
 
 def _readable_name(value: str) -> str:
     """Drop invisible characters (zero-width spaces, direction marks); letters must remain."""
-    visible = "".join(c for c in value if unicodedata.category(c) != "Cf").strip()
+    # A printable string has no format characters (and no whitespace but spaces): most
+    # names, kept without looking at each character.
+    kept = (
+        value
+        if value.isprintable()
+        else "".join(c for c in value if unicodedata.category(c) != "Cf")
+    )
+    visible = kept.strip()
     if not any(c.isalpha() for c in visible):
         raise ValueError("must contain letters")
     if len(visible) < 2:

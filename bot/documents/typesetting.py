@@ -52,7 +52,8 @@ class _Typesetter:
         offset = created.utcoffset()
         if offset is None:
             raise ValueError("documents need timezone-aware datetimes")
-        moment = created.astimezone(timezone(offset))  # Typst takes a fixed offset only
+        # Typst takes a fixed offset and whole seconds only (a PDF date has no fraction).
+        moment = created.astimezone(timezone(offset)).replace(microsecond=0)
         with self._lock:
             # The input as a file, not sys.inputs: a new sys.inputs would rebuild Typst's
             # standard library and so undo everything it memoised. (The package's type

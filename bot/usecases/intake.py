@@ -65,11 +65,15 @@ async def accept_signals(
     once against what is now stored; if it still fails, each signal is stored alone,
     so one bad row never fails its neighbours' requests.
     """
-    digests = [content_digest(s.model_dump(mode="json")) for s in signals]
+    dumps = [signal.model_dump(mode="json") for signal in signals]
+    received = [
+        _Received(signal, content_digest(dump), case_personal_data(dump))
+        for signal, dump in zip(signals, dumps, strict=True)
+    ]
     for attempt in range(2):
         try:
             async with svc.sessions.begin() as session:
-                return await _store_batch(session, svc, signals, digests)
+                return await _store_batch(session, svc, received)
         except IntegrityError:
             if attempt == 1 and len(signals) == 1:
                 raise
@@ -84,27 +88,38 @@ async def _store_alone(svc: Services, signal: VkkSignal) -> IntakeResult | Excep
         return exc
 
 
+@dataclass(frozen=True)
+class _Received:
+    """A signal with what is derived from its validated content once per batch."""
+
+    signal: VkkSignal
+    digest: str
+    personal: dict[str, Any]
+
+
 async def _store_batch(
-    session: AsyncSession, svc: Services, signals: Sequence[VkkSignal], digests: list[str]
+    session: AsyncSession, svc: Services, received: Sequence[_Received]
 ) -> list[IntakeResult | Exception]:
     now = svc.clock.now()
+    signals = [item.signal for item in received]
     known = await _cases_by_signal(session, [s.signal_id for s in signals])
     guardians = await _guardians(session, svc.cipher, signals, now)
     schools = await _schools_by_bin(session, [s.school.bin for s in signals if s.school])
     results: list[IntakeResult | Exception] = []
     batch = _NewCases()
-    for signal, digest in zip(signals, digests, strict=True):
+    for item in received:
+        signal, digest, personal = item.signal, item.digest, item.personal
         existing = known.get(signal.signal_id)
         if existing is not None:
             results.append(_resend_result(existing, digest))
             continue
         guardian = guardians[signal.guardian.phone]
         school = schools.get(signal.school.bin) if signal.school else None
-        row = _new_case_row(svc.cipher, signal, digest, guardian.id, school, now)
+        row = _new_case_row(svc.cipher, signal, digest, personal, guardian.id, school, now)
         view = view_from_data(
             row["id"],
             CaseStatus.RECEIVED,
-            case_personal_data(signal),
+            personal,
             school,
             row["grade"],
             None,
@@ -264,6 +279,7 @@ def _new_case_row(
     cipher: DataCipher,
     signal: VkkSignal,
     digest: str,
+    personal: dict[str, Any],
     guardian_id: int,
     school: School | None,
     now: datetime,
@@ -277,7 +293,7 @@ def _new_case_row(
         "school_bin": signal.school.bin if signal.school else None,
         "grade": signal.school.grade if signal.school else None,
         "status": CaseStatus.RECEIVED.value,
-        "pd_enc": cipher.encrypt_json(case_personal_data(signal)),
+        "pd_enc": cipher.encrypt_json(personal),
         "child_iin_hash": cipher.blind_index(signal.child.iin),
         "issued_at": signal.issued_at,
         "created_at": now,
@@ -297,10 +313,12 @@ def _opening_audit(case: dict[str, Any], now: datetime) -> dict[str, Any]:
     )
 
 
-def case_personal_data(signal: VkkSignal) -> dict[str, Any]:
-    """The encrypted part of a case: everything that names or describes the child."""
+def case_personal_data(dump: dict[str, Any]) -> dict[str, Any]:
+    """The encrypted part of a case: everything that names or describes the child, taken
+    from the signal's JSON dump (the one its content digest is made of)."""
+    guardian = dump["guardian"]
     return {
-        "child": signal.child.model_dump(mode="json"),
-        "guardian": {"full_name": signal.guardian.full_name, "iin": signal.guardian.iin},
-        "conclusion": signal.conclusion.model_dump(mode="json"),
+        "child": dump["child"],
+        "guardian": {"full_name": guardian["full_name"], "iin": guardian["iin"]},
+        "conclusion": dump["conclusion"],
     }

@@ -87,6 +87,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_int=partial(_number, convert=int),
+    parse_float=partial(_number, convert=float),
+    parse_constant=_non_finite,
+)
+
+
 def strict_json(body: bytes) -> Any:
     """Decode JSON as the contract reads it, refusing what would be read two ways.
 
@@ -95,13 +103,8 @@ def strict_json(body: bytes) -> Any:
     not values. Raises ValueError with a message for the sender.
     """
     try:
-        return json.loads(
-            body,
-            object_pairs_hook=_unique_keys,
-            parse_int=partial(_number, convert=int),
-            parse_float=partial(_number, convert=float),
-            parse_constant=_non_finite,
-        )
+        # As `json.loads(body, ...)` reads bytes, with one decoder for every request.
+        return _STRICT.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except _Refused as exc:
         raise ValueError(str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -286,6 +286,15 @@ def test_render_application_creation_date_comes_from_created_at() -> None:
     assert render_application(later) != render_application(make_application())
 
 
+def test_render_receipt_time_with_microseconds_is_dated_to_the_second() -> None:
+    issued_at = datetime(2025, 3, 14, 11, 1, 7, 123456, tzinfo=ZoneInfo("Asia/Almaty"))
+
+    reader = PdfReader(io.BytesIO(render_receipt(make_receipt(issued_at=issued_at))))
+
+    assert reader.metadata is not None
+    assert reader.metadata.creation_date == issued_at.replace(microsecond=0)
+
+
 def test_render_application_long_note_is_wrapped_and_complete() -> None:
     words = " ".join(f"сөз{i}" for i in range(200))
     note = (words + " " + "ә" * 400)[:1000]
