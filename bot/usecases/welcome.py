@@ -8,6 +8,7 @@ restart or another replica goes on where the chat was. aiogram's FSM is not used
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,8 @@ from storage.repositories.outbox import requeue_dead
 from storage.repositories.tokens import token_hash
 
 log = logging.getLogger(__name__)
+
+AFTER_THE_ANSWER = timedelta(seconds=1)
 
 
 async def language_of(session: AsyncSession, actor: Actor) -> Lang:
@@ -155,13 +158,19 @@ async def forget_start(session: AsyncSession, actor: Actor) -> GuardianStart | N
 
 async def _resume(session: AsyncSession, svc: Services, guardian: Guardian, actor: Actor) -> None:
     """A guardian marked unreachable is back (they wrote to us): clear the mark and send
-    again what could not be delivered while they had blocked the bot."""
+    again what could not be delivered while they had blocked the bot.
+
+    The messages are due a second from now, so the answer queued in this transaction
+    (the overview of their cases) comes first: the outbox sends a chat's due messages
+    oldest first, and these are older. A private chat takes one message a second anyway.
+    """
     if guardian.unreachable_at is None:
         return
     guardian.unreachable_at = None
     guardian.chat_id = actor.chat_id
     kinds = [Kind.NOTICE.value, Kind.RESULT.value]
-    resent = await requeue_dead(session, str(actor.chat_id), kinds, svc.clock.now())
+    due = svc.clock.now() + AFTER_THE_ANSWER
+    resent = await requeue_dead(session, str(actor.chat_id), kinds, due)
     session.info[OUTBOX_DIRTY] = True
     log.info("unreachable guardian is back; %d messages sent again", resent)
 

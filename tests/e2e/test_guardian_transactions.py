@@ -57,7 +57,8 @@ class UpdateTransactions:
             new = sorted(self.done - before)
             return [self.begun[u] for u in new] if new else None
 
-        return await eventually(finished, timeout=10, what="the update handled")
+        # A wait, not a speed check: the confirm's first PDF also loads the fonts.
+        return await eventually(finished, timeout=60, what="the update handled")
 
 
 @asynccontextmanager
@@ -158,7 +159,7 @@ async def test_every_answer_and_tap_of_the_form_is_one_transaction(tmp_path: Pat
                 ),
             }
             steps["confirm"] = await seen.of(lambda: user.press(kk("form.confirm_button")))
-            await next_document(stack, user.chat_id)
+            await next_document(stack, user.chat_id, timeout=60)
             steps["/status after"] = await reply(
                 lambda: user.send_command("/status"), fragment(stack, "kk", "status.header")
             )
