@@ -8,6 +8,7 @@ from storage.models.guardians import Guardian
 from storage.models.outbox import OutboxMessage
 from storage.models.schools import School, SchoolWord, StaffChat
 from storage.models.tokens import LinkToken
+from storage.models.web import SignInCode, StaffAccount, WebSession
 
 __all__ = [
     "Application",
@@ -23,7 +24,10 @@ __all__ = [
     "OutboxMessage",
     "School",
     "SchoolWord",
+    "SignInCode",
+    "StaffAccount",
     "StaffChat",
     "UtcDateTime",
+    "WebSession",
     "table_of",
 ]
