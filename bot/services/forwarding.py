@@ -16,15 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import DecisionAction, DecisionCb
+from bot.cases.status import CaseEvent
 from bot.delivery.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
 from bot.runtime import Services
 from bot.services.case_views import CaseView, case_number, case_view, validity_text
+from bot.services.lifecycle import apply_event
 from bot.services.messages import document_message, text_message
 from bot.texts import Lang
 from storage.models import Application, Case, ConsentRecord, Document, School
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
 from storage.repositories.schools import list_staff_chats
+from storage.repositories.web_accounts import school_has_web_staff
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +59,15 @@ async def forward_package(
     if school is None:
         raise ValueError(f"case {case.id} has no school at submission")
     lang = staff_language(school)
-    package = await _package(session, svc, case, document, school, lang)
+    package = await load_package(session, svc, case, document, school, lang)
     messages: list[OutgoingMessage] = []
     for chat in await list_staff_chats(session, school.id):
         messages.extend(_chat_messages(svc, package, chat.chat_id, lang))
     if school.webhook_url:
         messages.append(_webhook_message(svc, package, school))
-    if not messages:
+    if await school_has_web_staff(session, school.id):
+        _shown_in_web_inbox(session, svc, case)
+    elif not messages:
         messages.extend(_no_inbox_escalation(svc, package, school, lang))
         add_audit_event(
             session, case_id=case.id, at=svc.clock.now(), actor="system", event="no_school_inbox"
@@ -71,9 +76,25 @@ async def forward_package(
     await enqueue(session, svc.cipher, svc.clock.now(), *messages)
 
 
-async def _package(
+def _shown_in_web_inbox(session: AsyncSession, svc: Services, case: Case) -> None:
+    """The web inbox shows the package as soon as it is committed: it has reached the
+    school, as a chat's or webhook's first delivery would say."""
+    now = svc.clock.now()
+    apply_event(
+        session,
+        case,
+        CaseEvent.DELIVERED_TO_SCHOOL,
+        actor="system",
+        now=now,
+        details={"channel": "web"},
+    )
+    case.forwarded_at = now
+
+
+async def load_package(
     session: AsyncSession, svc: Services, case: Case, document: Document, school: School, lang: Lang
 ) -> Package:
+    """What the school is given about a case: the chat's package and the web case page."""
     application = (
         await session.execute(select(Application).where(Application.case_id == case.id))
     ).scalar_one()
@@ -100,10 +121,11 @@ def _local(svc: Services, moment: datetime) -> str:
     return moment.astimezone(svc.settings.zone).strftime("%d.%m.%Y %H:%M")
 
 
-def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
+def package_summary(svc: Services, p: Package, lang: Lang) -> str:
+    """The package in words (safe HTML), as the staff chat and the web case page show it."""
     t, view = svc.texts, p.view
     empty = t(lang, "form.empty")
-    summary = t(
+    return t(
         lang,
         "staff.package",
         case_number=view.number,
@@ -123,6 +145,11 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         registered=_local(svc, p.registered_at),
         deadline=_local(svc, p.deadline_at),
     )
+
+
+def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
+    t, view = svc.texts, p.view
+    summary = package_summary(svc, p, lang)
     buttons = [
         [
             (
