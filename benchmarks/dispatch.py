@@ -54,15 +54,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.telegram_side import telegram_side
 from bot.clock import Clock
 from bot.delivery.dispatcher import OutboxDispatcher
-from bot.delivery.outbox import Kind, OutgoingMessage, TelegramPayload, enqueue
+from bot.domain.calendar import load_calendar
 from bot.emulator import Limit, RateLimits, TelegramEmulator
 from bot.runtime import Services, session_factory
 from bot.settings import Settings
 from bot.texts import Texts
-from scheduler.calendar import load_calendar
 from storage.crypto import DataCipher
 from storage.migrate import upgrade_to_head
 from storage.models import Guardian, OutboxMessage
+from storage.outbox import Kind, OutgoingMessage, TelegramPayload, enqueue
 from storage.session import create_engine
 
 TOKEN = "424242:benchmark-token"

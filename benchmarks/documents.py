@@ -3,7 +3,7 @@
     python benchmarks/documents.py --documents 30 --rounds 3   # about 1 min
 
 Each document is rendered the way the service renders it: `asyncio.to_thread` from a
-running event loop (`bot/services/submission.py`, `decisions.py`), its CPU read with
+running event loop (`bot/usecases/submission.py`, `decisions.py`), its CPU read with
 `time.thread_time()` in the worker thread. The same inputs as tests/unit/test_documents.py
 (Kazakh and Russian application, receipt), each rendered `--documents` times per round.
 Baseline in the same run: fpdf's own font loading (`FPDF.add_font` parses the three

@@ -8,7 +8,7 @@ no `.env` is read; SQLite file, a free HTTP_PORT, SIGNAL_SECRETS, DATA_KEY, no
 BOT_TOKEN, so the HTTP API, outbox and scheduler run but no Telegram polling):
 1. empty database: time from spawn to the first 200 from /healthz, VmRSS after 5 s idle;
 2. stopped; the same database filled with `--cases` cases in-process through
-   `bot.services.intake.accept_signals` (the intake code path, batches of 500,
+   `bot.usecases.intake.accept_signals` (the intake code path, batches of 500,
    generated valid signals: distinct signal ids, child IINs and guardian phones);
 3. started again: start-up time, VmRSS after 5 s idle, VmRSS after GET /metrics (which
    counts cases by status) and its answer time.
@@ -35,9 +35,9 @@ from cryptography.fernet import Fernet
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import open_services
-from bot.services.intake import accept_signals
 from bot.settings import Settings
 from bot.signals import VkkSignal
+from bot.usecases.intake import accept_signals
 from tests.factories import make_bin, make_iin, signal_payload
 
 SECRET = "bench-secret"

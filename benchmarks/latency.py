@@ -10,7 +10,7 @@ process: it stands for Telegram, whose work is not done on our CPU or in our eve
 
 N distinct users /start the bot in the emulator (their pending updates are then
 dropped, so the app does not answer N /starts) and are linked through
-`bot.services.identity.link_by_contact`, the code path of sharing one's contact; the N
+`bot.usecases.identity.link_by_contact`, the code path of sharing one's contact; the N
 link confirmations are delivered before measuring. Then N signed signals, one per
 guardian (so per-chat pacing never delays a notice), are posted over loopback HTTP at a
 steady `--rate` (default 20/s, below the 30/s bot limit). Latency of one signal = the
@@ -52,10 +52,10 @@ from benchmarks.telegram_side import telegram_side
 from bot.app import run_application
 from bot.clock import ShiftedClock
 from bot.emulator import TelegramEmulator
-from bot.services.access import Actor
-from bot.services.identity import link_by_contact
 from bot.settings import Settings
 from bot.texts import Lang
+from bot.usecases.access import Actor
+from bot.usecases.identity import link_by_contact
 from tests.factories import signal_payload, signed
 
 TOKEN = "424242:benchmark-token"

@@ -78,18 +78,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.intake import free_port
 from benchmarks.telegram_side import telegram_side
 from bot.app import run_application
-from bot.callbacks import CaseAction, CaseCb
 from bot.clock import ShiftedClock
 from bot.emulator import RateLimits, TelegramEmulator
 from bot.runtime import Services
-from bot.services.access import Actor
-from bot.services.identity import link_by_contact
-from bot.services.intake import accept_signals
-from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.signals import VkkSignal
 from bot.telegram import WEBHOOK_PATH
 from bot.texts import Lang, Texts, parse_lang
+from bot.usecases.access import Actor
+from bot.usecases.identity import link_by_contact
+from bot.usecases.intake import accept_signals
+from bot.usecases.registry import RegistryLine, import_school_registry
+from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import Case, FsmRecord, OutboxMessage
 from tests.conftest import ALMATY
 from tests.e2e.harness import TOKEN, WORKING_MORNING, eventually, stack_settings

@@ -95,7 +95,7 @@ async def _migrate(settings: Settings) -> None:
 
 async def _rekey(settings: Settings) -> int:
     from bot.app import open_services
-    from bot.services.rekey import rekey_personal_data
+    from bot.usecases.rekey import rekey_personal_data
 
     async with open_services(settings) as svc:
         report = await rekey_personal_data(svc)

@@ -15,15 +15,15 @@ from pathlib import Path
 from bot.app import open_services
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services.registry import (
+from bot.settings import Settings
+from bot.usecases.registry import (
     ImportReport,
     RegistryLine,
     import_school_registry,
     registry_header_problem,
 )
-from bot.services.schools import create_school_invite, issue_school_api_key
-from bot.services.stats import collect_stats, format_stats
-from bot.settings import Settings
+from bot.usecases.schools import create_school_invite, issue_school_api_key
+from bot.usecases.stats import collect_stats, format_stats
 
 
 class RegistryFileError(Exception):

@@ -12,8 +12,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.services.staff_accounts import StaffListing
     from bot.settings import Settings
+    from bot.usecases.staff_accounts import StaffListing
 
 
 def add_staff_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +44,7 @@ def run_staff_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_services
     from bot.errors import DomainError
-    from bot.services import staff_accounts
+    from bot.usecases import staff_accounts
 
     async with open_services(settings) as svc:
         try:

@@ -13,9 +13,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.status import CaseStatus
-from bot.delivery.outbox import Channel
+from bot.domain.status import CaseStatus
 from storage.models import Case, OutboxMessage
+from storage.outbox import Channel
 
 SIGNAL_RESULTS = {
     200: "duplicate",

@@ -9,13 +9,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from bot.cases.deadlines import WorkingDays
 from bot.clock import Clock
-from bot.delivery.outbox import OUTBOX_DIRTY
+from bot.domain.deadlines import WorkingDays
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.texts import Texts
 from storage.crypto import DataCipher
+from storage.outbox import OUTBOX_DIRTY
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.cases.identifiers import bin_problem, iin_birth_date, iin_problem, normalize_kz_mobile
+from bot.domain.identifiers import bin_problem, iin_birth_date, iin_problem, normalize_kz_mobile
 
 # The conclusion's dates are Kazakh calendar days (UTC+5 nationwide since 2024-03-01).
 KZ_ZONE = ZoneInfo("Asia/Almaty")

@@ -19,10 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FrozenClock
+from bot.domain.calendar import load_calendar
 from bot.runtime import Services, session_factory
 from bot.settings import Settings
 from bot.texts import Texts
-from scheduler.calendar import load_calendar
 from storage.crypto import DataCipher
 from storage.migrate import upgrade_to_head
 from storage.session import create_engine

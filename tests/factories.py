@@ -7,7 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
-from bot.cases.identifiers import check_digit
+from bot.domain.identifiers import check_digit
 from bot.signing import signed_headers
 
 _serial = itertools.count(1)

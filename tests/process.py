@@ -62,7 +62,7 @@ def midday_zone(now: datetime | None = None) -> str:
     """A TIMEZONE (`Etc/GMT±N`) in which it is 12:xx now, for a process on the real clock.
 
     Unsolicited notices wait for 09:00 between 21:00 and 09:00 in the service's zone
-    (`bot.cases.timing`). A subprocess cannot be given a test clock, so a test that
+    (`bot.domain.timing`). A subprocess cannot be given a test clock, so a test that
     needs notices to leave at any hour runs the service in a zone where it is midday:
     the quiet-hours rule still applies, it just has nothing to defer for hours.
     """

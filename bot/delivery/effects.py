@@ -14,18 +14,18 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
-from bot.cases.timing import next_daytime
-from bot.delivery.outbox import Channel, Kind, OutgoingMessage, SmsPayload, enqueue
 from bot.delivery.senders import Undeliverable
+from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
+from bot.domain.timing import next_daytime
 from bot.runtime import Services
-from bot.services.access import guardian_lang
-from bot.services.case_views import case_number
-from bot.services.first_contact import LINK_TOKEN_TTL
-from bot.services.forwarding import staff_language
-from bot.services.lifecycle import apply_event
-from bot.services.messages import text_message
+from bot.usecases.access import guardian_lang
+from bot.usecases.case_views import case_number
+from bot.usecases.first_contact import LINK_TOKEN_TTL
+from bot.usecases.forwarding import staff_language
+from bot.usecases.lifecycle import apply_event
+from bot.usecases.messages import text_message
 from storage.models import Case, Guardian, LinkToken, OutboxMessage, School
+from storage.outbox import Channel, Kind, OutgoingMessage, SmsPayload, enqueue
 from storage.repositories.cases import lock_case
 from storage.repositories.tokens import token_hash
 

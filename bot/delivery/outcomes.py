@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.circuits import ChannelHealth, destination_of
 from bot.delivery.claims import Claim, mark_dead, mark_retry, mark_sent
-from bot.delivery.outbox import decode_payload
 from bot.delivery.pacing import ChatId, TelegramPacer, backoff_delay, is_private
 from bot.delivery.recorder import Outcome, OutcomeRecorder, RowChange, RowHook
 from bot.delivery.senders import ChannelDown, PermanentFailure, Senders, Undeliverable
@@ -32,6 +31,7 @@ from bot.errors import DeliveryError
 from bot.runtime import Services
 from storage.crypto import UndecryptableData
 from storage.models import OutboxMessage
+from storage.outbox import decode_payload
 
 log = logging.getLogger(__name__)
 

@@ -52,11 +52,11 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
-from bot.delivery.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 from bot.errors import DeliveryError
 from bot.runtime import Services
 from bot.signing import signed_headers, url_target
 from storage.models import Document, School
+from storage.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 
 HTTP_TIMEOUT_S = 10.0
 TELEGRAM_TIMEOUT_S = 30

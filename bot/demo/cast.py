@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from bot.cases.deadlines import WorkingDays
-from bot.cases.identifiers import check_digit
+from bot.domain.deadlines import WorkingDays
+from bot.domain.identifiers import check_digit
 from bot.texts import Lang
 
 WORKING_MORNING = time(10, 0)

@@ -37,11 +37,11 @@ from bot.demo.cast import (
 from bot.demo.scene import DemoFailed, Scene
 from bot.demo.story import Ending, Guardian, HealthSystem, SchoolStaff, play
 from bot.demo.transcript import Transcript
+from bot.domain.calendar import load_calendar
 from bot.emulator import TelegramEmulator
-from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.texts import Lang
-from scheduler.calendar import load_calendar
+from bot.usecases.registry import RegistryLine, import_school_registry
 from storage.repositories.cases import get_case
 
 TOKEN = "777000:offline-demo-token"

@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bot.cases.status import CaseStatus
 from bot.clock import Clock
 from bot.demo.cast import REFUSAL_GROUND, Cast
 from bot.demo.scene import DemoFailed, Reaction, Scene
+from bot.domain.status import CaseStatus
 from bot.emulator import MemberHandle, SentMessage, UserHandle
-from bot.services.case_views import case_number
 from bot.signing import signed_headers
+from bot.usecases.case_views import case_number
 
 SIGNALS_PATH = "/api/v1/signals/vkk"
 T = TypeVar("T")

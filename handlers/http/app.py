@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Services
-from bot.services.intake_queue import SignalIntake
+from bot.usecases.intake_queue import SignalIntake
 from handlers.http import decisions, ops, signals
 from handlers.http.context import INTAKE, SERVICES
 from handlers.http.errors import error_middleware
-from handlers.web.app import mount_pages
 
 
 def build_web_app(svc: Services) -> web.Application:
@@ -22,7 +21,6 @@ def build_web_app(svc: Services) -> web.Application:
     app.add_routes(signals.routes)
     app.add_routes(decisions.routes)
     app.add_routes(ops.routes)
-    mount_pages(app)
     return app
 
 

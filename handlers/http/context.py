@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Services
-from bot.services.intake_queue import SignalIntake
+from bot.usecases.intake_queue import SignalIntake
 
 SERVICES = web.AppKey("services", Services)
 INTAKE = web.AppKey("intake", SignalIntake)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.services import decisions
-from bot.services.decisions import SchoolActor
-from bot.services.schools_auth import school_by_api_key
+from bot.usecases import decisions
+from bot.usecases.decisions import SchoolActor
+from bot.usecases.schools_auth import school_by_api_key
 from handlers.http.bodies import model_response, parse_json, read_limited_body
 from handlers.http.context import SERVICES
 from handlers.http.errors import HttpProblem

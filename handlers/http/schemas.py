@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.config import JsonDict
 
-from bot.cases.status import CaseStatus
-from bot.services.decisions import REASON_MAX, REASON_MIN
+from bot.domain.status import CaseStatus
 from bot.signals import JSON_INTEGER, FieldError
+from bot.usecases.decisions import REASON_MAX, REASON_MIN
 
 
 class IntakeAnswer(BaseModel):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.services.revocation import case_timeline, revoke_signal
 from bot.signals import NOW_KEY, VkkSignal
+from bot.usecases.revocation import case_timeline, revoke_signal
 from handlers.http.auth import require_signature
 from handlers.http.bodies import model_response, parse_json, read_limited_body
 from handlers.http.context import INTAKE, SERVICES

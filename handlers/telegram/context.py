@@ -7,9 +7,9 @@ from typing import Any
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, Update
 
-from bot.services.access import Actor
-from bot.services.application import Step
 from bot.texts import Lang
+from bot.usecases.access import Actor
+from bot.usecases.application import Step
 from handlers.telegram.guardian.states import STEP_STATES
 
 LANG_KEY = "lang"

@@ -11,9 +11,9 @@ from aiogram.types import CallbackQuery, ErrorEvent
 
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services.identity import known_language
-from bot.services.replies import reply_unless_answered
 from bot.texts import DEFAULT_LANG, Lang, parse_lang
+from bot.usecases.identity import known_language
+from bot.usecases.replies import reply_unless_answered
 from handlers.telegram.context import actor_of
 
 log = logging.getLogger(__name__)

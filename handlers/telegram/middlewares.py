@@ -14,8 +14,8 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.types.update import UpdateTypeLookupError
 
 from bot.runtime import Services
-from bot.services.identity import known_language
 from bot.texts import DEFAULT_LANG, Lang, parse_lang
+from bot.usecases.identity import known_language
 from handlers.telegram.context import LANG_KEY, actor_of, lang_value
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot.runtime import Services
 from handlers.web import school
+from handlers.web.context import SERVICES
 from handlers.web.render import language_switch, page_errors, redirect
 from handlers.web.security import page_headers
 
@@ -21,8 +23,9 @@ STATIC = Path(__file__).parent / "static"
 STATIC_PREFIX = "/static/web"
 
 
-def mount_pages(app: web.Application) -> None:
+def mount_pages(app: web.Application, svc: Services) -> None:
     """Add the school's pages and the static files to the application."""
+    app[SERVICES] = svc
     app.router.add_get(school.PREFIX, _to_school_home)  # before the sub-app claims the prefix
     app.add_subapp(school.PREFIX, _page_app(school.routes))
     app.router.add_static(STATIC_PREFIX, STATIC, append_version=False)

@@ -16,9 +16,9 @@ from aiohttp.typedefs import Handler
 from markupsafe import Markup
 
 from bot.errors import Conflict, DomainError, NotFound
-from bot.services.clockwork import local_time
 from bot.texts import DEFAULT_LANG, Lang, parse_lang
-from handlers.http.context import SERVICES
+from bot.usecases.clockwork import local_time
+from handlers.web.context import SERVICES
 from handlers.web.security import FormExpired, csrf_token, keep_csrf_cookie
 
 log = logging.getLogger(__name__)

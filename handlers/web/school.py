@@ -2,7 +2,7 @@
 
 Each handler reads the form, calls one use case and answers with a page or a redirect
 (post, then redirect, then get: a reload never decides twice). Decisions are the use
-cases of the staff chat and the school API (`bot.services.school_inbox`).
+cases of the staff chat and the school API (`bot.usecases.school_inbox`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from bot.errors import Conflict, DomainError, NotFound
-from bot.services import school_inbox, staff_accounts
-from bot.services.case_views import case_number
-from bot.services.decisions import REASON_MAX, REASON_MIN, validate_reason
-from bot.services.hearing import HearingOpen
-from bot.services.staff_accounts import STAFF_SESSION, StaffMember
-from bot.services.web_identity import CODE_TTL
-from handlers.http.context import SERVICES
+from bot.usecases import school_inbox, staff_accounts
+from bot.usecases.case_views import case_number
+from bot.usecases.decisions import REASON_MAX, REASON_MIN, validate_reason
+from bot.usecases.hearing import HearingOpen
+from bot.usecases.staff_accounts import STAFF_SESSION, StaffMember
+from bot.usecases.web_identity import CODE_TTL
+from handlers.web.context import SERVICES
 from handlers.web.render import error_page, page_lang, redirect, render
 from handlers.web.security import (
     CSRF_FIELD,

@@ -13,7 +13,7 @@ import secrets
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from handlers.http.context import SERVICES
+from handlers.web.context import SERVICES
 
 CSRF_COOKIE = "__Host-hsb-csrf"
 CSRF_FIELD = "csrf"

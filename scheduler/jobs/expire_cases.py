@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.runtime import Services
-from bot.services.clockwork import sweep
-from bot.services.expiry import expire_case, list_expiry_candidates
+from bot.usecases.clockwork import sweep
+from bot.usecases.expiry import expire_case, list_expiry_candidates
 
 log = logging.getLogger(__name__)
 

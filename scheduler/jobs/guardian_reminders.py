@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.runtime import Services
-from bot.services.clockwork import sweep
-from bot.services.reminders import list_guardian_reminder_candidates, remind_guardian
+from bot.usecases.clockwork import sweep
+from bot.usecases.reminders import list_guardian_reminder_candidates, remind_guardian
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.runtime import Services
-from bot.services.clockwork import sweep
-from bot.services.hearing import close_lapsed_hearing, list_lapse_candidates
+from bot.usecases.clockwork import sweep
+from bot.usecases.hearing import close_lapsed_hearing, list_lapse_candidates
 
 log = logging.getLogger(__name__)
 

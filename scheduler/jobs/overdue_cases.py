@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.runtime import Services
-from bot.services.clockwork import sweep
-from bot.services.overdue import list_overdue_candidates, mark_overdue
+from bot.usecases.clockwork import sweep
+from bot.usecases.overdue import list_overdue_candidates, mark_overdue
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.runtime import Services
-from bot.services.clockwork import sweep
-from bot.services.purge import (
+from bot.usecases.clockwork import sweep
+from bot.usecases.purge import (
     list_guardian_purge_candidates,
     list_purge_candidates,
     purge_case,

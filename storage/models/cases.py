@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from storage.models.base import Base, UtcDateTime
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in CaseStatus)

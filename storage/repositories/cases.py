@@ -1,4 +1,4 @@
-"""Case rows: reads, inserts and row locks; status rules live in bot.cases."""
+"""Case rows: reads, inserts and row locks; status rules live in bot.domain."""
 
 from __future__ import annotations
 

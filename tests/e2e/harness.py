@@ -27,10 +27,10 @@ from bot.app import run_application
 from bot.clock import ShiftedClock
 from bot.emulator import CallbackAnswer, SentMessage, TelegramEmulator, UserHandle
 from bot.runtime import Services
-from bot.services.registry import RegistryLine, import_school_registry
 from bot.settings import Settings
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
 from bot.texts import Lang
+from bot.usecases.registry import RegistryLine, import_school_registry
 from storage.models import AuditEvent, Case, ConsentRecord, ConsentText, Document, OutboxMessage
 from tests.conftest import ALMATY, DATA_KEY, SIGNAL_SECRET
 from tests.factories import make_bin, make_phone, signal_payload, signed

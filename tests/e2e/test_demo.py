@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from pypdf import PdfReader
 
-from bot.services.notices import consent_wording
 from bot.settings import Settings
 from bot.texts import Lang, Texts
+from bot.usecases.notices import consent_wording
 
 pytestmark = pytest.mark.slow
 

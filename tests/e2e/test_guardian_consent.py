@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.callbacks import CaseAction, CaseCb, GradeCb
-from bot.services.notices import CONSENT_VERSION, consent_text
 from bot.texts import Lang
+from bot.usecases.notices import CONSENT_VERSION, consent_text
+from handlers.telegram.callbacks import CaseAction, CaseCb, GradeCb
 from tests.e2e.harness import (
     Stack,
     audit_events,

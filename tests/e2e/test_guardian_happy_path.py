@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.grammar import Case, kk_case, ru_name, sex_from_iin
-from bot.services.notices import CONSENT_VERSION, consent_text
 from bot.texts import Lang
+from bot.usecases.notices import CONSENT_VERSION, consent_text
 from tests.conftest import ALMATY
 from tests.e2e.harness import (
     Stack,

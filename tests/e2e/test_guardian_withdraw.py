@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import TelegramEmulator
-from bot.services.case_views import case_number
-from bot.services.schools import create_school_invite
+from bot.usecases.case_views import case_number
+from bot.usecases.schools import create_school_invite
 from tests.e2e.harness import (
     TOKEN,
     LoopbackReceiver,

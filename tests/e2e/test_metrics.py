@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from bot.emulator import TelegramEmulator
-from bot.services.schools import issue_school_api_key
+from bot.usecases.schools import issue_school_api_key
 from storage.models import OutboxMessage
 from tests.conftest import SIGNAL_SECRET
 from tests.e2e.harness import (

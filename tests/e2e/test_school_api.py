@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.services.schools import issue_school_api_key
+from bot.usecases.schools import issue_school_api_key
 from tests.e2e.harness import (
     audit_events,
     load_case,

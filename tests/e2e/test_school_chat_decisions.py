@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.callbacks import DecisionAction, DecisionCb
 from bot.emulator import SentMessage
-from bot.services.case_views import case_number
+from bot.usecases.case_views import case_number
+from handlers.telegram.callbacks import DecisionAction, DecisionCb
 from tests.e2e.harness import (
     Stack,
     audit_events,

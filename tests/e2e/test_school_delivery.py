@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.emulator import ApiCall, TelegramEmulator
-from bot.services.case_views import case_number
-from bot.services.schools import issue_school_api_key
-from bot.services.stats import collect_stats
+from bot.usecases.case_views import case_number
+from bot.usecases.schools import issue_school_api_key
+from bot.usecases.stats import collect_stats
 from storage.models import Guardian, LinkToken, OutboxMessage
 from storage.repositories.tokens import token_hash
 from tests.e2e.harness import (

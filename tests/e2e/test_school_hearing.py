@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.emulator import SentMessage, TelegramEmulator
-from bot.services.case_views import case_number
-from bot.services.schools import issue_school_api_key
+from bot.usecases.case_views import case_number
+from bot.usecases.schools import issue_school_api_key
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
 from tests.conftest import ALMATY
 from tests.e2e.harness import (

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from bot.emulator import SentMessage
 from bot.grammar import Case, kk_case
-from bot.services.case_views import case_number
-from bot.services.schools import create_school_invite
-from bot.services.stats import collect_stats
+from bot.usecases.case_views import case_number
+from bot.usecases.schools import create_school_invite
+from bot.usecases.stats import collect_stats
 from storage.models import ConsentRecord, StaffChat
 from tests.e2e.harness import (
     Stack,

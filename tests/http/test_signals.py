@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from handlers.http.app import build_web_app

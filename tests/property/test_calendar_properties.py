@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.calendar import INTAKE_END, LUNCH_END, LUNCH_START, WORKDAY_START, WorkingCalendar
+from bot.domain.calendar import INTAKE_END, LUNCH_END, LUNCH_START, WORKDAY_START, WorkingCalendar
 
 ALMATY = ZoneInfo("Asia/Almaty")
 ZONES = [ALMATY, UTC, ZoneInfo("Europe/Moscow"), ZoneInfo("America/New_York")]

@@ -8,7 +8,7 @@ from datetime import date
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from bot.cases.identifiers import check_digit, iin_birth_date, iin_problem, normalize_kz_mobile
+from bot.domain.identifiers import check_digit, iin_birth_date, iin_problem, normalize_kz_mobile
 
 # Pure CPU, but a busy CI machine must not turn a slow example into a failure.
 no_deadline = settings(deadline=None)

@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.emulator import TelegramEmulator
 from bot.runtime import Services
-from bot.services.case_views import case_number
+from bot.usecases.case_views import case_number
 from storage.models import AuditEvent, Case, OutboxMessage, School
+from storage.outbox import Kind
 from tests.reliability.sends import opened_earlier
 from tests.storage.case_setup import add_school, next_chat_id, open_case, update_case
 

@@ -33,10 +33,10 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot.delivery.outbox import Kind
 from bot.emulator import Limit, RateLimits, TelegramEmulator
 from bot.runtime import Services
 from storage.models import Case, Guardian, OutboxMessage
+from storage.outbox import Kind
 from tests.conftest import DATA_KEY, SIGNAL_SECRET
 from tests.factories import make_phone, signal_payload, signed
 from tests.process import BotProcess, clean_env, free_port, fresh_postgres_database, midday_zone

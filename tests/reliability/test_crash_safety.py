@@ -42,7 +42,7 @@ from sqlalchemy import select
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.emulator import ApiCall, TelegramEmulator, UserHandle
 from bot.runtime import Services
-from bot.services.schools import issue_school_api_key
+from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.guardian.states import Form
 from storage.fsm import SqlStorage
 from storage.models import Case, OutboxMessage

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 
 from bot.emulator import MemberHandle, TelegramEmulator
 from bot.runtime import Services
-from bot.services.schools import issue_school_api_key
+from bot.usecases.schools import issue_school_api_key
 from storage.models import OutboxMessage
 from tests.conftest import DATA_KEY, NO_REDIS, SIGNAL_SECRET, redis_url
 from tests.e2e.harness import (

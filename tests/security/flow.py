@@ -14,18 +14,18 @@ from typing import Any
 
 from sqlalchemy import inspect, select, text
 
-from bot.callbacks import CaseAction, CaseCb
-from bot.cases.status import CaseStatus
 from bot.delivery.effects import CaseDeliveryEffects
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
-from bot.services import consent, decisions, identity, submission
-from bot.services.access import Actor
-from bot.services.application import answer_address
-from bot.services.decisions import SchoolActor
-from bot.services.intake import accept_signal
-from bot.services.schools import issue_school_api_key
 from bot.signals import VkkSignal
 from bot.texts import Lang
+from bot.usecases import consent, decisions, identity, submission
+from bot.usecases.access import Actor
+from bot.usecases.application import answer_address
+from bot.usecases.decisions import SchoolActor
+from bot.usecases.intake import accept_signal
+from bot.usecases.schools import issue_school_api_key
+from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import Case, OutboxMessage, School
 from tests.conftest import Database, make_settings
 from tests.factories import make_iin, make_phone, signal_payload

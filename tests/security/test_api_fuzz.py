@@ -47,9 +47,9 @@ from schemathesis.specs.openapi.checks import (
 
 from bot.app import run_application
 from bot.runtime import Services
-from bot.services.schools import issue_school_api_key
 from bot.settings import Settings
 from bot.signing import signed_headers
+from bot.usecases.schools import issue_school_api_key
 from handlers.http.openapi import build_openapi
 from handlers.http.schemas import ValidationErrorAnswer
 from tests.conftest import DATA_KEY, SIGNAL_SECRET

@@ -17,13 +17,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot.callbacks import CaseAction
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services import consent, staff, submission
-from bot.services.access import Actor
-from bot.services.application import (
+from bot.texts import Lang
+from bot.usecases import consent, staff, submission
+from bot.usecases.access import Actor
+from bot.usecases.application import (
     Step,
     answer_address,
     answer_note,
@@ -32,9 +32,9 @@ from bot.services.application import (
     edit_field,
     search_schools,
 )
-from bot.services.guardian_status import status_text
-from bot.services.schools import issue_school_api_key
-from bot.texts import Lang
+from bot.usecases.guardian_status import status_text
+from bot.usecases.schools import issue_school_api_key
+from handlers.telegram.callbacks import CaseAction
 from storage.models import Application, AuditEvent, Case, ConsentRecord, OutboxMessage
 from tests.conftest import Database
 from tests.security.flow import (

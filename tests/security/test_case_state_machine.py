@@ -38,18 +38,17 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from bot.cases.status import DECIDABLE_STATUSES, FINAL_STATUSES, CaseEvent, CaseStatus
-from bot.cases.transitions import ALLOWED
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
+from bot.domain.calendar import load_calendar
+from bot.domain.status import DECIDABLE_STATUSES, FINAL_STATUSES, CaseEvent, CaseStatus
+from bot.domain.transitions import ALLOWED
 from bot.errors import Conflict, DomainError, NotFound
 from bot.runtime import Services, session_factory
-from bot.services import consent, decisions, hearing, staff, submission
-from bot.services.access import Actor
-from bot.services.application import answer_address
-from bot.services.hearing import HEARING_OPEN
-from bot.services.revocation import revoke_signal
-from scheduler.calendar import load_calendar
+from bot.usecases import consent, decisions, hearing, staff, submission
+from bot.usecases.access import Actor
+from bot.usecases.application import answer_address
+from bot.usecases.hearing import HEARING_OPEN
+from bot.usecases.revocation import revoke_signal
 from scheduler.jobs.expire_cases import run_expire_cases
 from scheduler.jobs.guardian_reminders import run_guardian_reminders
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
@@ -60,6 +59,7 @@ from scheduler.jobs.school_reminders import run_school_reminders
 from storage.crypto import DataCipher
 from storage.migrate import upgrade_to_head
 from storage.models import AuditEvent, Case, ConsentRecord, OutboxMessage
+from storage.outbox import Kind
 from storage.session import create_engine
 from tests.conftest import ALMATY, DATA_KEY, TEXTS, make_settings
 from tests.security.flow import (

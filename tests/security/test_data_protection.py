@@ -20,15 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.app import build_cipher
-from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
-from bot.services import consent, decisions, hearing, submission
-from bot.services.application import answer_address
-from bot.services.case_views import case_view
-from bot.services.revocation import revoke_signal
-from bot.services.stats import Stats, collect_stats
 from bot.texts import Lang
+from bot.usecases import consent, decisions, hearing, submission
+from bot.usecases.application import answer_address
+from bot.usecases.case_views import case_view
+from bot.usecases.revocation import revoke_signal
+from bot.usecases.stats import Stats, collect_stats
 from scheduler.jobs.purge_personal_data import run_purge_personal_data
 from storage.crypto import DataCipher, UndecryptableData
 from storage.models import Application, Case, Document, Guardian

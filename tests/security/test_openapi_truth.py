@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.cases.identifiers import normalize_kz_mobile
+from bot.domain.identifiers import normalize_kz_mobile
 from bot.runtime import Services
 from tests.conftest import Database
 

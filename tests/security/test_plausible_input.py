@@ -18,9 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
-from bot.services.schools import issue_school_api_key
+from bot.usecases.schools import issue_school_api_key
 from storage.models import Case
 from tests.conftest import SIGNAL_SECRET, Database
 from tests.factories import SIGNAL_PATH, make_iin, signal_payload, signed

@@ -16,7 +16,7 @@ from bot.app import build_cipher, open_services
 from bot.cli import main
 from bot.fsm_storage import build_fsm_storage
 from bot.runtime import Services
-from bot.services.rekey import REDIS_DIALOGS, rekey_personal_data
+from bot.usecases.rekey import REDIS_DIALOGS, rekey_personal_data
 from storage.crypto import DataCipher, UndecryptableData
 from storage.models import Case, Guardian
 from storage.repositories.guardians import get_guardian_by_phone

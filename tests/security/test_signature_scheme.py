@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
 from bot.signing import signed_headers
 from storage.models import OutboxMessage

@@ -17,13 +17,13 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
 from bot.runtime import Services
-from bot.services.identity import TokenCheck, link_by_contact
-from bot.services.schools import LinkOutcome, create_school_invite, link_staff_chat
 from bot.signing import signed_headers
 from bot.texts import Lang
+from bot.usecases.identity import TokenCheck, link_by_contact
+from bot.usecases.schools import LinkOutcome, create_school_invite, link_staff_chat
 from storage.models import Case, LinkToken, School, StaffChat
+from storage.outbox import Kind
 from tests.conftest import SIGNAL_SECRET, Database
 from tests.factories import signal_payload, signed
 from tests.security.flow import (

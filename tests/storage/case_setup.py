@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from bot.cases.status import CaseStatus
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
-from bot.services.intake import accept_signal
 from bot.signals import VkkSignal
+from bot.usecases.intake import accept_signal
 from storage.models import Case, Guardian, OutboxMessage, School, StaffChat
+from storage.outbox import Kind
 from tests.factories import make_bin, make_phone, signal_payload
 
 ALMATY = ZoneInfo("Asia/Almaty")

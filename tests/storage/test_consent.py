@@ -9,16 +9,16 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
-from bot.services import consent
-from bot.services.access import Actor
-from bot.services.notices import CONSENT_VERSION, consent_text
 from bot.texts import Lang
+from bot.usecases import consent
+from bot.usecases.access import Actor
+from bot.usecases.notices import CONSENT_VERSION, consent_text
 from scheduler.jobs.expire_cases import run_expire_cases
 from storage.models import ConsentRecord, ConsentText, OutboxMessage, School
+from storage.outbox import Kind
 from tests.storage.case_setup import (
     add_school,
     get_case_row,

@@ -6,13 +6,13 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.cases.status import CaseStatus
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.errors import Conflict
 from bot.runtime import Services
-from bot.services import decisions
-from bot.services.decisions import SchoolActor
+from bot.usecases import decisions
+from bot.usecases.decisions import SchoolActor
 from storage.models import Document, School
+from storage.outbox import Kind
 from tests.storage.case_setup import (
     add_school,
     get_case_row,

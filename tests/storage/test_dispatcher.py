@@ -35,7 +35,15 @@ from bot.clock import FrozenClock
 from bot.delivery.claims import claim_due, load_owned, recover_orphans
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.effects import CaseDeliveryEffects
-from bot.delivery.outbox import (
+from bot.delivery.pacing import TelegramPacer
+from bot.emulator import Limit, RateLimits, TelegramEmulator
+from bot.metrics import Metrics
+from bot.runtime import Services, session_factory
+from bot.signals import VkkSignal
+from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
+from bot.usecases.intake import accept_signal
+from storage.models import AuditEvent, Document, OutboxMessage, School
+from storage.outbox import (
     Kind,
     OutgoingMessage,
     Payload,
@@ -44,14 +52,6 @@ from bot.delivery.outbox import (
     WebhookPayload,
     enqueue,
 )
-from bot.delivery.pacing import TelegramPacer
-from bot.emulator import Limit, RateLimits, TelegramEmulator
-from bot.metrics import Metrics
-from bot.runtime import Services, session_factory
-from bot.services.intake import accept_signal
-from bot.signals import VkkSignal
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
-from storage.models import AuditEvent, Document, OutboxMessage, School
 from storage.session import create_engine
 from tests.conftest import Database, make_settings
 from tests.factories import make_bin, signal_payload

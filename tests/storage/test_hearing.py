@@ -9,20 +9,20 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.errors import Conflict, DomainError
 from bot.runtime import Services
-from bot.services import decisions, hearing
-from bot.services.access import Actor
-from bot.services.decisions import SchoolActor
-from bot.services.revocation import revoke_signal
+from bot.usecases import decisions, hearing
+from bot.usecases.access import Actor
+from bot.usecases.decisions import SchoolActor
+from bot.usecases.revocation import revoke_signal
 from scheduler.jobs.hearing_lapses import run_hearing_lapses
 from scheduler.jobs.hearing_reminders import run_hearing_reminders
 from scheduler.jobs.overdue_cases import run_overdue_cases
 from scheduler.jobs.school_reminders import run_school_reminders
 from storage.models import Document
+from storage.outbox import Kind
 from tests.storage.case_setup import (
     ALMATY,
     add_school,

@@ -24,9 +24,9 @@ from bot.clock import FrozenClock
 from bot.delivery.circuits import PROBE_CAP_S, TELEGRAM
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.effects import CaseDeliveryEffects
-from bot.delivery.outbox import Kind, OutgoingMessage, WebhookPayload
 from bot.metrics import Metrics
 from storage.models import OutboxMessage
+from storage.outbox import Kind, OutgoingMessage, WebhookPayload
 from tests.storage import test_dispatcher
 from tests.storage.test_dispatcher import Harness, add_school, message, text_to
 

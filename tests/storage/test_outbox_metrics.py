@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind, enqueue
 from bot.metrics import Metrics
 from bot.runtime import Services
-from bot.services.messages import text_message
+from bot.usecases.messages import text_message
 from storage.models import OutboxMessage
+from storage.outbox import Kind, enqueue
 
 
 async def oldest_due(services: Services) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.runtime import Services
-from bot.services.access import Actor
-from bot.services.replies import reply, reply_unless_answered
+from bot.usecases.access import Actor
+from bot.usecases.replies import reply, reply_unless_answered
 from storage.models import OutboxMessage
 
 

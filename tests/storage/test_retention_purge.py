@@ -15,12 +15,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.grammar import Case, ru_name, sex_from_iin
 from bot.runtime import Services
-from bot.services.stats import collect_stats
+from bot.usecases.stats import collect_stats
 from scheduler.jobs.purge_personal_data import run_purge_personal_data
 from storage.crypto import UndecryptableData
 from storage.models import (
@@ -32,6 +31,7 @@ from storage.models import (
     Guardian,
     OutboxMessage,
 )
+from storage.outbox import Kind
 from tests.conftest import Database
 from tests.factories import make_iin, make_phone
 from tests.storage.case_setup import get_case_row, next_chat_id, open_case, outbox, update_case

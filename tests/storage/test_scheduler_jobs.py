@@ -15,9 +15,8 @@ import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED  # type: ignore[import-untyped]
 from sqlalchemy import select
 
-from bot.cases.status import CaseStatus
 from bot.clock import FrozenClock
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
 from bot.logs import setup_logging
 from bot.runtime import Services, session_factory
 from scheduler.jobs.expire_cases import run_expire_cases
@@ -26,6 +25,7 @@ from scheduler.jobs.overdue_cases import run_overdue_cases
 from scheduler.jobs.school_reminders import run_school_reminders
 from scheduler.setup import build_scheduler
 from storage.models import AuditEvent, Guardian, OutboxMessage
+from storage.outbox import Kind
 from storage.session import create_engine
 from tests.conftest import Database
 from tests.storage.case_setup import (

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.runtime import Services
-from bot.services.registry import RegistryLine, import_school_registry
+from bot.usecases.registry import RegistryLine, import_school_registry
 from storage.migrate import downgrade_to, upgrade_to_head
 from storage.repositories.schools import find_schools, search_words
 from tests.conftest import Database

@@ -19,8 +19,8 @@ from bot.cli_schools import RegistryFileError, import_summary, read_registry
 from bot.clock import FrozenClock
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services
-from bot.services.registry import ImportReport, import_school_registry
-from bot.services.schools import (
+from bot.usecases.registry import ImportReport, import_school_registry
+from bot.usecases.schools import (
     LinkOutcome,
     LinkResult,
     create_school_invite,

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.status import CaseStatus
+from bot.domain.status import CaseStatus
 from bot.runtime import Services
-from bot.services.stats import Median, collect_stats, format_stats, humanize_duration
+from bot.usecases.stats import Median, collect_stats, format_stats, humanize_duration
 from storage.models import Case, ConsentRecord, Guardian, OutboxMessage, School, StaffChat
 from tests.factories import make_bin
 

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.runtime import Services
-from bot.services.intake import IntakeResult, accept_signal
 from bot.signals import VkkSignal
+from bot.usecases.intake import IntakeResult, accept_signal
 from storage.crypto import DataCipher, UndecryptableData
 from storage.models import AuditEvent, Case, Guardian
 from storage.repositories.guardians import get_guardian_by_phone

@@ -19,8 +19,8 @@ import holidays
 import pytest
 
 from bot.clock import service_zone
+from bot.domain.calendar import WorkingCalendar, load_calendar, parse_overrides
 from bot.settings import Settings
-from scheduler.calendar import WorkingCalendar, load_calendar, parse_overrides
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CAL = load_calendar(ALMATY)  # the packaged override file, as in production

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cases.status import CaseStatus
 from bot.delivery.circuits import GET_ME, PROBE_CAP_S, ChannelHealth, destination_of
 from bot.delivery.effects import still_worth_sending
-from bot.delivery.outbox import Kind
+from bot.domain.status import CaseStatus
+from storage.outbox import Kind
 
 NOW = datetime(2026, 11, 25, 5, tzinfo=UTC)
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cases.status import FINAL_STATUSES, CaseEvent, CaseStatus
-from bot.cases.transitions import ALLOWED, TransitionNotAllowed, next_status
+from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
+from bot.domain.transitions import ALLOWED, TransitionNotAllowed, next_status
 from bot.errors import DomainError
-from bot.services.form_answers import parse_typed_grade
 from bot.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
 from bot.signing import (
     MAX_SKEW_S,
@@ -20,6 +19,7 @@ from bot.signing import (
     signed_headers,
     url_target,
 )
+from bot.usecases.form_answers import parse_typed_grade
 
 MALFORMED = "X-Signature must be sha256= and 64 lower-case hex digits"
 
@@ -28,7 +28,7 @@ E = CaseEvent
 
 # --- state machine ------------------------------------------------------------------------
 
-# DESIGN 5, written out by hand: the table in bot.cases.transitions must say the same.
+# DESIGN 5, written out by hand: the table in bot.domain.transitions must say the same.
 EXPECTED_MOVES: dict[tuple[CaseStatus, CaseEvent], CaseStatus] = {
     (S.RECEIVED, E.NOTICE_SENT): S.NOTIFIED,
     (S.RECEIVED, E.GUARDIAN_UNLINKED): S.AWAITING_LINK,

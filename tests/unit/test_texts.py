@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cases.status import CaseStatus
 from bot.delivery.senders import Undeliverable
-from bot.services.case_views import validity_text, view_from_data
+from bot.domain.status import CaseStatus
 from bot.texts import Lang, Texts, count_key, placeholders
+from bot.usecases.case_views import validity_text, view_from_data
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_USE = re.compile(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases.timing import next_daytime
+from bot.domain.timing import next_daytime
 
 ALMATY = ZoneInfo("Asia/Almaty")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
-from bot.services import staff_accounts
+from bot.usecases import staff_accounts
 from handlers.web.school import CHALLENGE_COOKIE
 from tests.e2e.harness import (
     LoopbackReceiver,

@@ -8,11 +8,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.runtime import Services
-from bot.services import form_answers, hearing
-from bot.services.access import Actor
-from bot.services.guardian_status import status_text
-from bot.services.replies import reply
 from bot.texts import Lang
+from bot.usecases import form_answers, hearing
+from bot.usecases.access import Actor
+from bot.usecases.guardian_status import status_text
+from bot.usecases.replies import reply
 from handlers.telegram.context import CASE_KEY, data_value, enter_step
 
 

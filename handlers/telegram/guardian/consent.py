@@ -7,11 +7,11 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import CaseAction, CaseCb
 from bot.runtime import Services
-from bot.services import consent
-from bot.services.access import Actor
 from bot.texts import Lang
+from bot.usecases import consent
+from bot.usecases.access import Actor
+from handlers.telegram.callbacks import CaseAction, CaseCb
 from handlers.telegram.context import CASE_KEY, data_value, enter_step
 
 

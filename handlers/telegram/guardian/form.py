@@ -7,14 +7,14 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import CaseAction, CaseCb, GradeCb, SchoolCb
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services import application, form_answers, submission
-from bot.services.access import Actor
-from bot.services.application import Step
-from bot.services.replies import reply
 from bot.texts import Lang
+from bot.usecases import application, form_answers, submission
+from bot.usecases.access import Actor
+from bot.usecases.application import Step
+from bot.usecases.replies import reply
+from handlers.telegram.callbacks import CaseAction, CaseCb, GradeCb, SchoolCb
 from handlers.telegram.context import CASE_KEY, data_value, enter_step
 from handlers.telegram.guardian.states import STATE_STEPS, Form
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot.callbacks import CaseAction, CaseCb
 from bot.runtime import Services
-from bot.services import hearing
-from bot.services.access import Actor
+from bot.usecases import hearing
+from bot.usecases.access import Actor
+from handlers.telegram.callbacks import CaseAction, CaseCb
 
 
 async def on_no_objections(

@@ -7,13 +7,13 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import LangCb
 from bot.runtime import Services
-from bot.services.access import Actor
-from bot.services.guardian_status import status_text
-from bot.services.identity import link_by_contact, remember_language, resume_guardian
-from bot.services.replies import reply
 from bot.texts import Lang, parse_lang
+from bot.usecases.access import Actor
+from bot.usecases.guardian_status import status_text
+from bot.usecases.identity import link_by_contact, remember_language, resume_guardian
+from bot.usecases.replies import reply
+from handlers.telegram.callbacks import LangCb
 from handlers.telegram.context import LANG_KEY, TOKEN_KEY, data_value, lang_value
 from handlers.telegram.guardian.states import Identity
 

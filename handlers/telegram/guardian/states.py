@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.fsm.state import State, StatesGroup
 
-from bot.services.application import Step
+from bot.usecases.application import Step
 
 
 class Identity(StatesGroup):

@@ -6,11 +6,11 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import DecisionAction, DecisionCb
 from bot.errors import DomainError
 from bot.runtime import Services
-from bot.services import staff
-from bot.services.access import Actor
+from bot.usecases import staff
+from bot.usecases.access import Actor
+from handlers.telegram.callbacks import DecisionAction, DecisionCb
 from handlers.telegram.context import CASE_KEY, data_value
 from handlers.telegram.staff.states import Refusal
 

@@ -11,10 +11,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.runtime import Services
-from bot.services.access import Actor
-from bot.services.replies import reply
-from bot.services.schools import LinkOutcome, LinkResult, link_staff_chat
 from bot.texts import Lang
+from bot.usecases.access import Actor
+from bot.usecases.replies import reply
+from bot.usecases.schools import LinkOutcome, LinkResult, link_staff_chat
 
 _KEYS: dict[LinkOutcome, str] = {
     LinkOutcome.LINKED: "link.linked",

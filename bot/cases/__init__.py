@@ -1,1 +1,0 @@
-"""The case state machine and its value rules: plain code, no I/O (stdlib only)."""

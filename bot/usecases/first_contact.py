@@ -1,0 +1,108 @@
+"""How the state first reaches a guardian about a new case.
+
+Linked guardian (their phone is tied to a Telegram chat): the notice goes out through
+the outbox, in daytime only. Unlinked: the case waits in `awaiting_link` for the
+guardian to open the bot and share their phone; if an SMS gateway is configured and
+the bot is known, an SMS carries a one-time deep link.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.status import CaseEvent, CaseStatus
+from bot.domain.timing import next_daytime
+from bot.domain.transitions import next_status
+from bot.runtime import Services
+from bot.texts import Lang
+from bot.usecases.case_views import CaseView
+from bot.usecases.notices import notice_message
+from storage.outbox import Kind, OutgoingMessage, SmsPayload
+from storage.repositories.audit import audit_row
+from storage.repositories.tokens import token_hash
+
+LINK_TOKEN_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class GuardianRef:
+    id: int
+    chat_id: int | None
+    language: Lang
+    reachable: bool
+
+    @property
+    def linked(self) -> bool:
+        return self.chat_id is not None and self.reachable
+
+
+@dataclass
+class FirstContact:
+    """What opening a case adds to the transaction besides the case itself."""
+
+    status: CaseStatus = CaseStatus.RECEIVED
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[OutgoingMessage] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+
+
+def notice_dedupe_key(case_id: str, chat_id: int) -> str:
+    return f"notice:{case_id}:{chat_id}"
+
+
+def plan_first_contact(
+    svc: Services, view: CaseView, guardian: GuardianRef, guardian_phone: str, now: datetime
+) -> FirstContact:
+    """Decide the first contact for a case opened at `now` (status received)."""
+    plan = FirstContact()
+    if guardian.linked:
+        assert guardian.chat_id is not None
+        notice = notice_message(
+            svc,
+            guardian.language,
+            view,
+            guardian.chat_id,
+            notice_dedupe_key(view.case_id, guardian.chat_id),
+            Kind.NOTICE,
+        )
+        plan.messages.append(_in_daytime(notice, now))
+        return plan
+    plan.status = next_status(CaseStatus.RECEIVED, CaseEvent.GUARDIAN_UNLINKED)
+    plan.audit.append(
+        audit_row(
+            case_id=view.case_id,
+            at=now,
+            actor="system",
+            event=CaseEvent.GUARDIAN_UNLINKED.value,
+            from_status=CaseStatus.RECEIVED.value,
+            to_status=plan.status.value,
+        )
+    )
+    token = secrets.token_urlsafe(18)
+    link = svc.bot_profile.deep_link(token)
+    if svc.settings.SMS_GATEWAY_URL and link:
+        plan.tokens.append(
+            {
+                "token_hash": token_hash(token),
+                "purpose": "guardian",
+                "case_id": view.case_id,
+                "expires_at": now + LINK_TOKEN_TTL,
+                "created_at": now,
+            }
+        )
+        text = svc.texts(guardian.language, "sms.link", link=link)
+        sms = OutgoingMessage(
+            dedupe_key=f"sms_link:{view.case_id}",
+            kind=Kind.SMS_LINK,
+            payload=SmsPayload(phone=guardian_phone, text=text),
+            case_id=view.case_id,
+        )
+        plan.messages.append(_in_daytime(sms, now))
+    return plan
+
+
+def _in_daytime(message: OutgoingMessage, now: datetime) -> OutgoingMessage:
+    return replace(message, not_before=next_daytime(now))

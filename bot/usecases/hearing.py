@@ -1,0 +1,327 @@
+"""The hearing before a refusal (APPK art. 73; DESIGN 4.4 and 5).
+
+A school's refusal is first a preliminary decision: the case moves to `hearing`, the
+guardian is told the ground and the reason and may state a position (typed, or "no
+objections") until `hearing_until`, counted in working days. The school receives the
+position, or word that the window passed without one, in its chats and as the
+`hearing_position` webhook event, and only then takes the final decision
+(`bot.usecases.decisions`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.status import CaseEvent, CaseStatus
+from bot.errors import Conflict, DomainError
+from bot.runtime import Services
+from bot.texts import Lang
+from bot.usecases.access import Actor, guardian_lang, lock_own_case
+from bot.usecases.application import clean_text
+from bot.usecases.case_views import case_number, school_name
+from bot.usecases.clockwork import local_time, reachable_chat
+from bot.usecases.forwarding import staff_language
+from bot.usecases.lifecycle import apply_event
+from bot.usecases.messages import Button, text_message
+from bot.usecases.replies import reply
+from handlers.telegram.callbacks import CaseAction, CaseCb, DecisionAction, DecisionCb
+from storage.models import Case, Guardian, School
+from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.repositories.cases import list_cases_of_guardian, lock_case
+from storage.repositories.guardians import get_guardian_by_telegram
+from storage.repositories.schools import get_school, list_staff_chats
+
+log = logging.getLogger(__name__)
+
+POSITION_MIN, POSITION_MAX = 2, 2000
+HEARING_OPEN = "hearing_open"
+HEARING_EVENT = "hearing_position"
+
+
+class HearingOpen(Conflict):
+    """A final decision before the guardian answered and before the window passed."""
+
+    def __init__(self, case: Case, until: str) -> None:
+        super().__init__(
+            HEARING_OPEN,
+            f"the hearing of case {case.id} is open until {case.hearing_until}",
+            case_number=case_number(case.id),
+            until=until,
+        )
+
+
+def hearing_closed(case: Case, now: datetime) -> bool:
+    """The school may decide finally: the guardian answered, or the window has passed."""
+    if case.hearing_closed_at is not None:
+        return True
+    return case.hearing_until is not None and now >= case.hearing_until
+
+
+def require_hearing_closed(svc: Services, case: Case, now: datetime) -> None:
+    """Raise HearingOpen while the guardian may still state a position."""
+    if CaseStatus(case.status) is CaseStatus.HEARING and not hearing_closed(case, now):
+        assert case.hearing_until is not None
+        raise HearingOpen(case, local_time(svc, case.hearing_until))
+
+
+async def start_hearing(
+    session: AsyncSession,
+    svc: Services,
+    case: Case,
+    guardian: Guardian,
+    school: School,
+    *,
+    actor: str,
+    ground: int,
+    reason: str,
+) -> datetime:
+    """Record the preliminary refusal and invite the guardian; return `hearing_until`.
+
+    The window ends like the service's own term: at the close of the n-th working day
+    after the decision's registration time (a decision at night counts from the next
+    working morning), so a refusal on Friday evening still leaves two working days.
+    """
+    now = svc.clock.now()
+    until = svc.calendar.deadline(now, svc.settings.HEARING_WORKING_DAYS)
+    apply_event(
+        session,
+        case,
+        CaseEvent.PRELIMINARY_REFUSAL,
+        actor=actor,
+        now=now,
+        details={"ground": ground, "hearing_until": until.isoformat()},
+    )
+    case.hearing_ground = ground
+    case.hearing_reason_enc = svc.cipher.encrypt_text(reason)
+    case.hearing_started_at = now
+    case.hearing_until = until
+    case.hearing_position_enc = None
+    case.hearing_answered_at = case.hearing_closed_at = None
+    case.registration_number = None  # reserved by an acceptance that did not finish
+    chat_id = reachable_chat(guardian)
+    if chat_id is None:
+        log.warning("guardian has no chat for the hearing", extra={"case_id": case.id})
+        return until
+    lang = guardian_lang(guardian)
+    t = svc.texts
+    text = t(
+        lang,
+        "hearing.invitation",
+        case_number=case_number(case.id),
+        school=school_name(school, lang) or "",
+        ground=t(lang, f"ground.{ground}"),
+        reason=reason,
+        until=local_time(svc, until),
+    )
+    button = no_objections_button(svc, lang, case.id)
+    invitation = text_message(
+        f"hearing:{case.id}:invitation",
+        Kind.RESULT,
+        chat_id,
+        text,
+        case_id=case.id,
+        buttons=[[button]],
+    )
+    await enqueue(session, svc.cipher, now, invitation)
+    return until
+
+
+def no_objections_button(svc: Services, lang: Lang, case_id: str) -> Button:
+    return (
+        svc.texts(lang, "hearing.no_objections_button"),
+        CaseCb(case_id=case_id, action=CaseAction.NO_OBJECTIONS),
+    )
+
+
+def validate_position(raw: str) -> str:
+    position = clean_text(raw)
+    if not POSITION_MIN <= len(position) <= POSITION_MAX:
+        raise DomainError(
+            "hearing.position_bad", "position length", min=POSITION_MIN, max=POSITION_MAX
+        )
+    return position
+
+
+async def open_hearing(svc: Services, actor: Actor) -> str | None:
+    """The latest case of this guardian in hearing, if any.
+
+    Typed text outside any question lands here: the invitation came unasked, so the
+    case row, not a conversation state, says that a position is awaited. A case whose
+    window passed or that has the position already is returned too, so that the text
+    gets that answer instead of "nothing to answer".
+    """
+    async with svc.sessions() as session:
+        guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
+        if guardian is None:
+            return None
+        for case in reversed(await list_cases_of_guardian(session, guardian.id)):
+            if case.status == CaseStatus.HEARING.value:
+                return case.id
+    return None
+
+
+async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | None) -> None:
+    """Record the guardian's position (None: "no objections") and pass it to the school."""
+    position = None if raw is None else validate_position(raw)
+    async with svc.sessions.begin() as session:
+        case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.HEARING,))
+        now = svc.clock.now()
+        number = case_number(case.id)
+        if case.hearing_answered_at is not None:
+            raise DomainError("hearing.already_answered", case_number=number)
+        if hearing_closed(case, now):
+            raise DomainError("hearing.window_passed", case_number=number)
+        apply_event(
+            session,
+            case,
+            CaseEvent.POSITION_STATED,
+            actor=f"telegram:{actor.telegram_user_id}",
+            now=now,
+            details={"objection": position is not None},
+        )
+        case.hearing_position_enc = svc.cipher.encrypt_text(position) if position else None
+        case.hearing_answered_at = case.hearing_closed_at = now
+        words = position or svc.texts(guardian_lang(guardian), "hearing.no_objections")
+        messages = await _school_messages(session, svc, case, position, words, now)
+        await enqueue(session, svc.cipher, now, *messages)
+    lang = guardian_lang(guardian)
+    await reply(
+        svc,
+        actor,
+        svc.texts(lang, "hearing.position_received", case_number=number),
+        purpose="hearing_position",
+    )
+
+
+async def list_lapse_candidates(
+    svc: Services, session: AsyncSession, after: str | None, limit: int
+) -> list[str]:
+    """Cases in hearing whose window passed and whose school was not told yet."""
+    query = select(Case.id).where(
+        Case.status == CaseStatus.HEARING.value,
+        Case.hearing_closed_at.is_(None),
+        Case.hearing_until <= svc.clock.now(),
+    )
+    if after is not None:
+        query = query.where(Case.id > after)
+    return list((await session.scalars(query.order_by(Case.id).limit(limit))).all())
+
+
+async def close_lapsed_hearing(svc: Services, case_id: str) -> bool:
+    """Tell the school that the window passed without a position; True when done now."""
+    async with svc.sessions.begin() as session:
+        case = await lock_case(session, case_id)
+        now = svc.clock.now()
+        if case is None or case.status != CaseStatus.HEARING.value:
+            return False
+        if case.hearing_closed_at is not None or not hearing_closed(case, now):
+            return False
+        apply_event(session, case, CaseEvent.HEARING_LAPSED, actor="system", now=now)
+        case.hearing_closed_at = now
+        messages = await _school_messages(session, svc, case, None, None, now)
+        await enqueue(session, svc.cipher, now, *messages)
+    log.info("hearing window passed without a position", extra={"case_id": case_id})
+    return True
+
+
+async def _school_messages(
+    session: AsyncSession,
+    svc: Services,
+    case: Case,
+    position: str | None,
+    words: str | None,
+    now: datetime,
+) -> list[OutgoingMessage]:
+    """The position for every inbox of the school: its chats (with the decision buttons)
+    and its webhook. `words` is what the guardian said (None: nothing, the window
+    passed); `position` is None for "no objections" as well."""
+    school = await get_school(session, case.school_id) if case.school_id else None
+    if school is None:
+        return []
+    lang = staff_language(school)
+    text = _school_text(svc, case, lang, position, words)
+    buttons = [
+        [
+            (
+                svc.texts(lang, "staff.accept_button"),
+                DecisionCb(case_id=case.id, action=DecisionAction.ACCEPT),
+            ),
+            (
+                svc.texts(lang, "staff.refuse_button"),
+                DecisionCb(case_id=case.id, action=DecisionAction.REFUSE),
+            ),
+        ]
+    ]
+    messages = [
+        text_message(
+            f"hearing_position:{case.id}:{chat.chat_id}",
+            Kind.SCHOOL_HEARING,
+            chat.chat_id,
+            text,
+            case_id=case.id,
+            buttons=buttons,
+        )
+        for chat in await list_staff_chats(session, school.id)
+    ]
+    if school.webhook_url:
+        body = _webhook_body(case, school, words, no_objections=words is not None and not position)
+        messages.append(
+            OutgoingMessage(
+                dedupe_key=f"hearing_position:{case.id}:webhook",
+                kind=Kind.SCHOOL_HEARING,
+                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+                case_id=case.id,
+            )
+        )
+    if not messages:
+        log.warning("school has no inbox for the hearing", extra={"case_id": case.id})
+    return messages
+
+
+def heard_text(svc: Services, case: Case, lang: Lang) -> str | None:
+    """What the school was told of the hearing (the position, "no objections", or that
+    none came), as its chat got it; None while the hearing is still open."""
+    if case.hearing_closed_at is None:
+        return None
+    position = (
+        svc.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
+    )
+    answered = case.hearing_answered_at is not None
+    words = position or (svc.texts(lang, "hearing.no_objections") if answered else None)
+    return _school_text(svc, case, lang, position, words)
+
+
+def _school_text(
+    svc: Services, case: Case, lang: Lang, position: str | None, words: str | None
+) -> str:
+    number = case_number(case.id)
+    if words is None:
+        assert case.hearing_until is not None
+        until = local_time(svc, case.hearing_until)
+        return svc.texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
+    if position is None:
+        return svc.texts(lang, "staff.hearing_no_objections", case_number=number)
+    return svc.texts(lang, "staff.hearing_position", case_number=number, position=position)
+
+
+def _webhook_body(
+    case: Case, school: School, words: str | None, *, no_objections: bool
+) -> dict[str, Any]:
+    """The `hearing_position` event of DESIGN 4.5; `position` null: the window passed."""
+    assert case.hearing_until is not None and case.hearing_closed_at is not None
+    return {
+        "event": HEARING_EVENT,
+        "case_id": case.id,
+        "case_number": case_number(case.id),
+        "school_bin": school.bin,
+        "position": words,
+        "no_objections": no_objections,
+        "hearing_until": case.hearing_until.isoformat(),
+        "at": case.hearing_closed_at.isoformat(),
+        "decision_url": f"/api/v1/cases/{case.id}/decision",
+    }
