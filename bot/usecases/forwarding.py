@@ -46,6 +46,7 @@ class Package:
     note: str
     consent: ConsentRecord
     consent_text: str | None  # None only for a record made before texts were stored
+    consent_language: str | None
     registered_at: datetime
     deadline_at: datetime
     pdf: bytes
@@ -110,6 +111,7 @@ async def load_package(
         note=fields.get("note") or "",
         consent=consent,
         consent_text=shown.text if shown else None,
+        consent_language=shown.language if shown else None,
         registered_at=case.registered_at,
         deadline_at=case.deadline_at,
         pdf=svc.cipher.decrypt_bytes(document.content_enc),

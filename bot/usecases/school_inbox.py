@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,8 +55,12 @@ class CasePage:
     status: CaseStatus
     summary: str
     consent_text: str | None
+    consent_language: str | None
     consent_at: datetime
+    hearing_started_at: datetime | None
     hearing_until: datetime | None
+    hearing_ground: int | None
+    hearing_reason: str | None
     heard: str | None
     may_decide: bool
     registration_number: str | None
@@ -146,13 +151,29 @@ async def case_page(svc: Services, member: StaffMember, case_id: str, lang: Lang
         status=status,
         summary=package_summary(svc, package, lang),
         consent_text=package.consent_text,
+        consent_language=package.consent_language,
         consent_at=package.consent.created_at,
-        hearing_until=case.hearing_until if status is CaseStatus.HEARING else None,
-        heard=heard_text(svc, case, lang) if status is CaseStatus.HEARING else None,
+        **_hearing(svc, case, lang),
         may_decide=open_to_decide and not member.read_only,
         registration_number=case.registration_number if status is CaseStatus.ACCEPTED else None,
         refusal_ground=case.refusal_ground if status is CaseStatus.REFUSED else None,
     )
+
+
+def _hearing(svc: Services, case: Case, lang: Lang) -> dict[str, Any]:
+    """The preliminary refusal and what came of it, while the case is in the hearing."""
+    if case.status != CaseStatus.HEARING.value:
+        return dict.fromkeys(
+            ("hearing_started_at", "hearing_until", "hearing_ground", "hearing_reason", "heard")
+        )
+    reason = case.hearing_reason_enc
+    return {
+        "hearing_started_at": case.hearing_started_at,
+        "hearing_until": case.hearing_until,
+        "hearing_ground": case.hearing_ground,
+        "hearing_reason": svc.cipher.decrypt_text(reason) if reason else None,
+        "heard": heard_text(svc, case, lang),
+    }
 
 
 async def application_pdf(svc: Services, member: StaffMember, case_id: str) -> tuple[str, bytes]:
