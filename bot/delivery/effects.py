@@ -20,7 +20,7 @@ from bot.domain.timing import next_daytime
 from bot.runtime import Services
 from bot.usecases.access import guardian_lang
 from bot.usecases.case_views import case_number
-from bot.usecases.first_contact import LINK_TOKEN_TTL
+from bot.usecases.first_contact import LINK_TOKEN_TTL, guardian_link
 from bot.usecases.forwarding import staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
@@ -158,7 +158,7 @@ class CaseDeliveryEffects:
         link = None
         if row.case_id is not None:
             token = secrets.token_urlsafe(18)
-            link = svc.bot_profile.deep_link(token)
+            link = guardian_link(svc, token)
             session.add(
                 LinkToken(
                     token_hash=token_hash(token),

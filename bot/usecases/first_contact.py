@@ -49,6 +49,13 @@ class FirstContact:
     tokens: list[dict[str, Any]] = field(default_factory=list)
 
 
+def guardian_link(svc: Services, token: str) -> str | None:
+    """The one link an SMS carries: the web page `PUBLIC_BASE_URL/a/<token>`, which also
+    offers the Telegram deep link, or the deep link alone where no pages are served."""
+    base = svc.settings.PUBLIC_BASE_URL
+    return f"{base}/a/{token}" if base else svc.bot_profile.deep_link(token)
+
+
 def notice_dedupe_key(case_id: str, chat_id: int) -> str:
     return f"notice:{case_id}:{chat_id}"
 
@@ -82,7 +89,7 @@ def plan_first_contact(
         )
     )
     token = secrets.token_urlsafe(18)
-    link = svc.bot_profile.deep_link(token)
+    link = guardian_link(svc, token)
     if svc.settings.SMS_GATEWAY_URL and link:
         plan.tokens.append(
             {

@@ -17,9 +17,15 @@ async def status_text(svc: Services, telegram_user_id: int, lang: Lang) -> str |
     """The overview for a linked guardian, or None when this user is not linked."""
     async with svc.sessions() as session:
         guardian = await get_guardian_by_telegram(session, telegram_user_id)
-        if guardian is None:
-            return None
-        cases = await list_cases_of_guardian(session, guardian.id)
+    if guardian is None:
+        return None
+    return await guardian_overview(svc, guardian.id, lang)
+
+
+async def guardian_overview(svc: Services, guardian_id: int, lang: Lang) -> str:
+    """Every case of the guardian in plain words (safe HTML): `/status` and the web page."""
+    async with svc.sessions() as session:
+        cases = await list_cases_of_guardian(session, guardian_id)
     t = svc.texts
     if not cases:
         return t(lang, "status.none")

@@ -67,13 +67,14 @@ class CasePage:
     refusal_ground: int | None
 
 
-async def _scope(session: AsyncSession, member: StaffMember) -> dict[int, School]:
-    """The schools whose cases the member may see."""
+async def _scope(session: AsyncSession, member: StaffMember) -> dict[int, School | None]:
+    """The schools whose cases the member may see (a staff member's own is not loaded:
+    its name is the member's)."""
+    if not member.read_only:
+        return {member.school_id: None}
     school = await get_school(session, member.school_id)
     if school is None:
         return {}
-    if not member.read_only:
-        return {school.id: school}
     return {s.id: s for s in await list_schools_of_authority(session, school)}
 
 
@@ -107,7 +108,7 @@ async def list_inbox(svc: Services, member: StaffMember, lang: Lang) -> list[Inb
                 case_id=case.id,
                 number=case_number(case.id),
                 child_name=pd["child"]["full_name"],
-                school=school_name(schools[case.school_id], lang) or "",
+                school=school_name(schools[case.school_id], lang) or member.school(lang),
                 status=status,
                 deadline_at=case.deadline_at,
                 time_left=left,

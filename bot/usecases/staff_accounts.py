@@ -9,6 +9,7 @@ is found by its blind index; name and phone are stored encrypted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,11 +32,12 @@ from storage.repositories.schools import get_school
 from storage.repositories.web_accounts import (
     add_staff_account,
     end_sessions_of_staff,
+    get_signed_in_staff,
     get_staff_account,
     get_staff_by_phone,
     list_staff_accounts,
 )
-from storage.repositories.web_sessions import end_expired_sessions, end_session, get_live_session
+from storage.repositories.web_sessions import end_expired_sessions, end_session
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ class StaffMember:
     school_id: int
     role: str
     name: str
+    school_names: Mapping[Lang, str]
+
+    def school(self, lang: Lang) -> str:
+        """The name of the member's school, for the page header."""
+        return self.school_names[lang]
 
     @property
     def read_only(self) -> bool:
@@ -79,9 +86,10 @@ def _phone(raw: str) -> str:
     return phone
 
 
-def _member(svc: Services, account: StaffAccount) -> StaffMember:
+def _member(svc: Services, account: StaffAccount, school: School) -> StaffMember:
     pd = svc.cipher.decrypt_json(account.pd_enc)
-    return StaffMember(account.id, account.school_id, account.role, pd["name"])
+    names = {lang: school_name(school, lang) or school.bin for lang in Lang}
+    return StaffMember(account.id, account.school_id, account.role, pd["name"], names)
 
 
 async def add_staff(
@@ -141,8 +149,8 @@ async def remove_staff(svc: Services, bin_: str, raw_phone: str) -> StaffListing
         await end_sessions_of_staff(session, account.id)
         details = {"school_id": school.id, "staff_id": account.id}
         audit_cli(session, now, "staff_account_removed", details)
-        member = _member(svc, account)
-    return StaffListing(account.id, account.role, member.name, phone, account.created_at)
+        name = svc.cipher.decrypt_json(account.pd_enc)["name"]
+    return StaffListing(account.id, account.role, name, phone, account.created_at)
 
 
 async def list_staff(svc: Services, bin_: str) -> tuple[School, list[StaffListing]]:
@@ -178,7 +186,7 @@ async def request_sign_in(svc: Services, raw_phone: str, lang: Lang) -> str:
 async def confirm_sign_in(svc: Services, challenge: str, code: str) -> str:
     """Check the code; on success open an 8-hour session and return its cookie token."""
     answer = await check_code(svc, challenge, code)
-    _raise_unless_ok(svc, answer)
+    raise_unless_ok(svc, answer)
     assert answer.subject is not None
     staff_id = int(answer.subject.removeprefix("staff:"))
     async with svc.sessions.begin() as session:
@@ -190,7 +198,8 @@ async def confirm_sign_in(svc: Services, challenge: str, code: str) -> str:
         return open_session(session, svc, SCHOOL_AUDIENCE, STAFF_SESSION, staff_id=account.id)
 
 
-def _raise_unless_ok(svc: Services, answer: CodeAnswer) -> None:
+def raise_unless_ok(svc: Services, answer: CodeAnswer) -> None:
+    """Turn any answer but OK into the page's message (locked, expired, wrong)."""
     if answer.outcome is CodeCheck.LOCKED:
         assert answer.locked_until is not None
         raise locked_error(svc, answer.locked_until)
@@ -203,20 +212,13 @@ def _raise_unless_ok(svc: Services, answer: CodeAnswer) -> None:
 async def staff_of_session(svc: Services, token: str) -> StaffMember | None:
     """The account signed in with this cookie token, unless it ended or was removed."""
     async with svc.sessions() as session:
-        row = await get_live_session(session, token, SCHOOL_AUDIENCE, svc.clock.now())
-        account = await get_staff_account(session, row.staff_id) if row and row.staff_id else None
-    if account is None or account.removed_at is not None:
+        found = await get_signed_in_staff(session, token, SCHOOL_AUDIENCE, svc.clock.now())
+    if found is None:
         return None
-    return _member(svc, account)
+    account, school = found
+    return _member(svc, account, school)
 
 
 async def sign_out(svc: Services, token: str) -> None:
     async with svc.sessions.begin() as session:
         await end_session(session, token)
-
-
-async def staff_school_name(svc: Services, member: StaffMember, lang: Lang) -> str:
-    """The name of the member's school in `lang`, for the page header."""
-    async with svc.sessions() as session:
-        school = await get_school(session, member.school_id)
-    return school_name(school, lang) or ""

@@ -1,4 +1,4 @@
-"""Mount the pages on the one aiohttp application: `/school` and the shared stylesheet.
+"""Mount the pages on the one aiohttp application: `/school`, `/a` and the stylesheet.
 
 Each audience is a sub-application, so its middlewares (headers, language, errors as
 pages) apply to its pages only and the HTTP API keeps its JSON answers.
@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from bot.runtime import Services
-from handlers.web import school
+from handlers.web import guardian, school
 from handlers.web.context import SERVICES
 from handlers.web.render import language_switch, page_errors, redirect
 from handlers.web.security import page_headers
@@ -24,10 +24,11 @@ STATIC_PREFIX = "/static/web"
 
 
 def mount_pages(app: web.Application, svc: Services) -> None:
-    """Add the school's pages and the static files to the application."""
+    """Add the school's and the guardian's pages and the static files to the application."""
     app[SERVICES] = svc
     app.router.add_get(school.PREFIX, _to_school_home)  # before the sub-app claims the prefix
     app.add_subapp(school.PREFIX, _page_app(school.routes))
+    app.add_subapp(guardian.PREFIX, _page_app(guardian.routes))
     app.router.add_static(STATIC_PREFIX, STATIC, append_version=False)
 
 

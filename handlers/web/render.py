@@ -104,7 +104,8 @@ def error_page(request: web.Request, status: int, key: str, **params: object) ->
 def domain_message(exc: DomainError) -> tuple[int, str, dict[str, object]]:
     """The status and text of a rule's refusal on a page."""
     if isinstance(exc, NotFound):
-        return 404, "web.case_unknown", {}
+        own = exc.text_key.startswith("web.")
+        return 404, exc.text_key if own else "web.case_unknown", {}
     return (409 if isinstance(exc, Conflict) else 422), exc.text_key, dict(exc.params)
 
 

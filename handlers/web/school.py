@@ -7,10 +7,10 @@ cases of the staff chat and the school API (`bot.usecases.school_inbox`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDictProxy
 
 from bot.errors import Conflict, DomainError, NotFound
 from bot.usecases import school_inbox, staff_accounts
@@ -22,11 +22,9 @@ from bot.usecases.web_identity import CODE_TTL
 from handlers.web.context import SERVICES
 from handlers.web.render import error_page, page_lang, redirect, render
 from handlers.web.security import (
-    CSRF_FIELD,
-    FormExpired,
-    csrf_valid,
     drop_cookie,
     keep_csrf_cookie,
+    read_form,
     renew_csrf,
     set_private_cookie,
 )
@@ -35,21 +33,9 @@ SESSION_COOKIE = "__Host-hsb-school"
 CHALLENGE_COOKIE = "__Host-hsb-school-code"
 PREFIX = "/school"
 HOME, SIGN_IN, CODE = f"{PREFIX}/", f"{PREFIX}/signin", f"{PREFIX}/code"
-FORM_LIMIT = 8 * 1024
 
 routes = web.RouteTableDef()
 StaffHandler = Callable[[web.Request, StaffMember], Awaitable[web.StreamResponse]]
-
-
-async def _form(request: web.Request) -> MultiDictProxy[str]:
-    """The posted fields; a form without this browser's token is refused (CSRF)."""
-    if request.content_length is not None and request.content_length > FORM_LIMIT:
-        raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT, actual_size=request.content_length)
-    form = await request.post()
-    fields = MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
-    if not csrf_valid(request, fields.get(CSRF_FIELD, "")):
-        raise FormExpired
-    return fields
 
 
 def staff_page(handler: StaffHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -70,10 +56,8 @@ def staff_page(handler: StaffHandler) -> Callable[[web.Request], Awaitable[web.S
     return page
 
 
-async def _header(request: web.Request, member: StaffMember) -> dict[str, object]:
-    svc = request.config_dict[SERVICES]
-    school = await staff_accounts.staff_school_name(svc, member, page_lang(request))
-    return {"member": member, "school_name": school}
+def _header(request: web.Request, member: StaffMember) -> dict[str, object]:
+    return {"member": member, "school_name": member.school(page_lang(request))}
 
 
 @routes.get("/")
@@ -81,7 +65,7 @@ async def _header(request: web.Request, member: StaffMember) -> dict[str, object
 async def on_inbox(request: web.Request, member: StaffMember) -> web.StreamResponse:
     svc = request.config_dict[SERVICES]
     rows = await school_inbox.list_inbox(svc, member, page_lang(request))
-    context = {**await _header(request, member), "rows": rows, "zone": svc.settings.zone}
+    context = {**_header(request, member), "rows": rows, "zone": svc.settings.zone}
     return render(request, "school/inbox.html", context)
 
 
@@ -91,7 +75,7 @@ async def _case_context(
     svc = request.config_dict[SERVICES]
     page = await school_inbox.case_page(svc, member, case_id, page_lang(request))
     return {
-        **await _header(request, member),
+        **_header(request, member),
         "case": page,
         "zone": svc.settings.zone,
         "reason_min": REASON_MIN,
@@ -126,7 +110,7 @@ async def on_decision(request: web.Request, member: StaffMember) -> web.StreamRe
     """Accept, or refuse on a ground with a reason; a bad field is shown next to it."""
     svc = request.config_dict[SERVICES]
     case_id = request.match_info["case_id"]
-    form = await _form(request)
+    form = await read_form(request)
     errors = _refusal_problems(form) if form.get("decision") == "refused" else {}
     if errors:
         context = await _case_context(request, member, case_id)
@@ -168,7 +152,7 @@ async def on_sign_in_page(request: web.Request) -> web.StreamResponse:
 async def on_sign_in(request: web.Request) -> web.StreamResponse:
     """Ask for a code; the same answer whether the phone has an account or not."""
     svc = request.config_dict[SERVICES]
-    form = await _form(request)
+    form = await read_form(request)
     phone = form.get("phone", "")
     try:
         challenge = await staff_accounts.request_sign_in(svc, phone, page_lang(request))
@@ -181,25 +165,29 @@ async def on_sign_in(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _code_context(errors: Mapping[str, object]) -> dict[str, object]:
+    return {"errors": errors, "action": CODE, "again": SIGN_IN, "intro_key": "web.code_intro"}
+
+
 @routes.get("/code")
 async def on_code_page(request: web.Request) -> web.StreamResponse:
     if not request.cookies.get(CHALLENGE_COOKIE):
         return redirect(SIGN_IN)
-    return render(request, "school/code.html", {"errors": {}})
+    return render(request, "code.html", _code_context({}))
 
 
 @routes.post("/code")
 async def on_code(request: web.Request) -> web.StreamResponse:
     """The code opens an 8-hour session; a wrong one is counted and said so."""
     svc = request.config_dict[SERVICES]
-    form = await _form(request)
+    form = await read_form(request)
     challenge = request.cookies.get(CHALLENGE_COOKIE, "")
     try:
         token = await staff_accounts.confirm_sign_in(svc, challenge, form.get("code", ""))
     except DomainError as exc:
         status = 429 if exc.text_key == "web.code_locked" else 422
         errors = {"code": (exc.text_key, exc.params)}
-        return render(request, "school/code.html", {"errors": errors}, status)
+        return render(request, "code.html", _code_context(errors), status)
     renew_csrf(request)
     response = redirect(HOME)
     set_private_cookie(response, SESSION_COOKIE, token, max_age=int(STAFF_SESSION.total_seconds()))
@@ -211,7 +199,7 @@ async def on_code(request: web.Request) -> web.StreamResponse:
 @routes.post("/signout")
 async def on_sign_out(request: web.Request) -> web.StreamResponse:
     svc = request.config_dict[SERVICES]
-    await _form(request)
+    await read_form(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
         await staff_accounts.sign_out(svc, token)

@@ -12,11 +12,13 @@ import secrets
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import MultiDict, MultiDictProxy
 
 from handlers.web.context import SERVICES
 
 CSRF_COOKIE = "__Host-hsb-csrf"
 CSRF_FIELD = "csrf"
+FORM_LIMIT = 8 * 1024
 _NEW_CSRF = web.RequestKey("new_csrf", str)
 
 # Nothing but this origin's stylesheet, images, forms and the PDF frame; no script at all.
@@ -61,7 +63,7 @@ def set_private_cookie(
 
 
 def drop_cookie(response: web.StreamResponse, name: str) -> None:
-    response.del_cookie(name, path="/", secure=True, httponly=True, samesite="Strict")
+    response.del_cookie(name, path="/", secure=True, httponly=True)
 
 
 def _csrf_value(request: web.Request) -> str:
@@ -97,3 +99,14 @@ def csrf_valid(request: web.Request, sent: str) -> bool:
         return False
     svc = request.config_dict[SERVICES]
     return hmac.compare_digest(svc.cipher.blind_index(f"csrf:{value}"), sent)
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The posted text fields; a form without this browser's token is refused (CSRF)."""
+    if request.content_length is not None and request.content_length > FORM_LIMIT:
+        raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT, actual_size=request.content_length)
+    form = await request.post()
+    fields = MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
+    if not csrf_valid(request, fields.get(CSRF_FIELD, "")):
+        raise FormExpired
+    return fields

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import StaffAccount, WebSession
+from storage.models import School, StaffAccount, WebSession
+from storage.repositories.tokens import token_hash
 
 
 async def get_staff_by_phone(
@@ -69,3 +70,23 @@ async def school_has_web_staff(session: AsyncSession, school_id: int) -> bool:
         .limit(1)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def get_signed_in_staff(
+    session: AsyncSession, raw_token: str, audience: str, now: datetime
+) -> tuple[StaffAccount, School] | None:
+    """The current account, with its school, of an unexpired session: one query, as every
+    page asks it (a removed account has no session left, and is checked here too)."""
+    result = await session.execute(
+        select(StaffAccount, School)
+        .join(WebSession, WebSession.staff_id == StaffAccount.id)
+        .join(School, School.id == StaffAccount.school_id)
+        .where(
+            WebSession.token_hash == token_hash(raw_token),
+            WebSession.audience == audience,
+            WebSession.expires_at > now,
+            StaffAccount.removed_at.is_(None),
+        )
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from yarl import URL
 
+from bot.emulator import TelegramEmulator
 from bot.usecases import staff_accounts
 from handlers.web.school import CHALLENGE_COOKIE
+from scheduler.jobs.overdue_cases import run_overdue_cases
 from tests.e2e.harness import (
+    TOKEN,
     LoopbackReceiver,
+    MovableClock,
     Stack,
     SubmittedCase,
     audit_events,
@@ -21,6 +26,7 @@ from tests.e2e.harness import (
     load_case,
     next_document,
     running_stack,
+    running_stack_on,
     submit_case,
     wait_for_status,
 )
@@ -222,3 +228,55 @@ async def _wait_heard(stack: Stack, case_id: str) -> None:
         return (await load_case(stack, case_id)).hearing_closed_at is not None
 
     await eventually(probe, what="the position reached the case")
+
+
+async def test_school_pages_authority_reads_overdue_cases_of_its_schools_only(
+    tmp_path: Path,
+) -> None:
+    """An `--authority` account sees the overdue cases of every school of its authority,
+    nothing before the deadline, nothing of another authority, and decides none."""
+    clock = MovableClock()
+    async with (
+        LoopbackReceiver() as sms,
+        TelegramEmulator(token=TOKEN) as emu,
+        running_stack_on(
+            emu, tmp_path, clock=clock, SMS_GATEWAY_URL=sms.url, SMS_GATEWAY_TOKEN="t"
+        ) as stack,
+    ):
+        svc = stack.app.svc
+        own, sibling = await stack.add_school(), await stack.add_school()
+        foreign = await stack.add_school(
+            authority_kk="Шымкент қаласының білім бөлімі",
+            authority_ru="Отдел образования города Шымкент",
+        )
+        phone = make_phone()
+        await staff_accounts.add_staff(svc, own, "Марат Исаев", phone, authority=True)
+        for bin_ in (own, sibling, foreign):
+            await staff_accounts.add_staff(svc, bin_, "Сотрудник", make_phone())
+        cases = [await submit_case(stack, b) for b in (own, sibling, foreign)]
+        browser = Browser.open(stack.base_url)
+        try:
+            await sign_in(browser, sms, phone)
+            _, before, _ = await browser.get("/school/")
+            clock.advance(timedelta(days=7))
+            assert await run_overdue_cases(svc) == 3
+            assert (await browser.get("/school/"))[2].get("Location") == "/school/signin"
+            await sign_in(browser, sms, phone)  # the 8-hour session ended meanwhile
+            _, after, _ = await browser.get("/school/")
+            status, page, _ = await browser.get(f"/school/cases/{cases[1].case_id}")
+            foreign_status, _, _ = await browser.get(f"/school/cases/{cases[2].case_id}")
+            assert status == 200, page
+            decided = await browser.post(
+                f"/school/cases/{cases[1].case_id}",
+                {"csrf": csrf_of(page), "decision": "accepted"},
+            )
+        finally:
+            await browser.close()
+        numbers = [c.case_id.replace("-", "")[:8].upper() for c in cases]
+        assert not any(n in before for n in numbers)
+        assert numbers[0] in after and numbers[1] in after and numbers[2] not in after
+        assert "Просрочено" in after
+        assert status == 200 and 'name="decision"' not in page
+        assert foreign_status == 404
+        assert decided[0] == 422 and "только для просмотра" in decided[1]
+        assert (await load_case(stack, cases[1].case_id)).status == "overdue"
