@@ -13,12 +13,14 @@ height, at least 800) under the artifacts folder.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -34,6 +36,12 @@ ARTIFACTS = Path(
 )
 SIZES = ((360, 800), (1280, 800))
 BLOCKING = ("serious", "critical")
+T = TypeVar("T")
+
+
+async def step(fn: Callable[..., T], *args: Any) -> T:
+    """One blocking browser move, off the event loop."""
+    return await asyncio.to_thread(fn, *args)
 
 
 def require_chromium() -> None:

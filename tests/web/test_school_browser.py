@@ -11,36 +11,30 @@ saved at 360x800 and 1280x800 (see `tests.web.chromium`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
-import aiohttp
 import pytest
 
-from bot.emulator import TelegramEmulator
 from bot.usecases import staff_accounts
-from tests.conftest import DATA_KEY, SIGNAL_SECRET
 from tests.e2e.harness import (
-    TOKEN,
     LoopbackReceiver,
     Stack,
     SubmittedCase,
+    eventually,
     load_case,
     next_document,
     submit_case,
     wait_for_status,
 )
 from tests.factories import make_phone
-from tests.process import BotProcess, clean_env, free_port, midday_zone
-from tests.web.chromium import ARTIFACTS, Chromium, require_chromium
+from tests.web.chromium import ARTIFACTS, Chromium, require_chromium, step
 from tests.web.pages import codes_sent, next_code
+from tests.web.served import PATIENCE_S, served_stack
 
 pytestmark = pytest.mark.slow
-PATIENCE_S = 30.0
-T = TypeVar("T")
 
 
 @dataclass
@@ -59,24 +53,8 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
     """`homeschool-bot run` with two cases for a web-only school, one for another school."""
     require_chromium()
     async with AsyncExitStack() as exits:
-        emu = await exits.enter_async_context(TelegramEmulator(token=TOKEN))
-        sms = await exits.enter_async_context(LoopbackReceiver())
-        env = clean_env(
-            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'web.db'}",
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=str(emu.base_url),
-            HTTP_PORT=str(free_port()),
-            SIGNAL_SECRETS=SIGNAL_SECRET.decode(),
-            DATA_KEY=DATA_KEY,
-            TIMEZONE=midday_zone(),
-            SMS_GATEWAY_URL=sms.url,
-            SMS_GATEWAY_TOKEN="sms-token",
-        )
-        process = exits.enter_context(BotProcess(tmp_path, env))
-        await process.start()
-        app = await exits.enter_async_context(process.seen_from_test())
-        http = await exits.enter_async_context(aiohttp.ClientSession())
-        stack = Stack(emu, app, http, PATIENCE_S)
+        stack, sms = await served_stack(exits, tmp_path)
+        app = stack.app
         bin_, other_bin = await stack.add_school(), await stack.add_school()
         phone = make_phone()
         await staff_accounts.add_staff(app.svc, bin_, "Гүлнар Ахметова", phone)
@@ -93,11 +71,6 @@ async def chromium(scene: Scene, request: pytest.FixtureRequest) -> AsyncIterato
     await asyncio.to_thread(browser.start)
     yield browser
     await asyncio.to_thread(browser.quit)
-
-
-async def step(fn: Callable[..., T], *args: Any) -> T:
-    """One blocking browser move, off the event loop."""
-    return await asyncio.to_thread(fn, *args)
 
 
 async def sign_in(scene: Scene, browser: Chromium, *, look: bool) -> None:
@@ -217,8 +190,6 @@ async def test_school_browser_attacks(scene: Scene, chromium: Chromium) -> None:
 
 
 async def _heard(stack: Stack, case_id: str) -> None:
-    from tests.e2e.harness import eventually
-
     async def probe() -> bool:
         return (await load_case(stack, case_id)).hearing_closed_at is not None
 
