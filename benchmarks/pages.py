@@ -36,7 +36,7 @@ import_aiogram_lazily()
 
 from cryptography.fernet import Fernet
 
-from benchmarks.intake import free_port, wait_healthy
+from benchmarks.intake import free_port
 from bot.app import open_services
 from bot.settings import Settings
 from bot.signals import VkkSignal
@@ -82,6 +82,24 @@ async def prepare(workdir: Path, cases: int) -> tuple[dict[str, str], str]:
             assert account is not None
             token = open_session(session, svc, SCHOOL_AUDIENCE, STAFF_SESSION, staff_id=account.id)
     return env, token
+
+
+START_TIMEOUT_S = 120.0
+
+
+async def wait_healthy(port: int) -> None:
+    """Until `/healthz` answers: a loaded machine starts `run` in far more than a second."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"server did not become healthy within {START_TIMEOUT_S:.0f} s")
 
 
 async def serve_baseline(port: int, size: int) -> None:
