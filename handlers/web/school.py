@@ -111,13 +111,16 @@ async def on_decision(request: web.Request, member: StaffMember) -> web.StreamRe
     svc = request.config_dict[SERVICES]
     case_id = request.match_info["case_id"]
     form = await read_form(request)
-    errors = _refusal_problems(form) if form.get("decision") == "refused" else {}
+    decision = form.get("decision")
+    if decision not in ("accepted", "refused"):
+        return error_page(request, 422, "web.form_expired")
+    errors = _refusal_problems(form) if decision == "refused" else {}
     if errors:
         context = await _case_context(request, member, case_id)
         context.update(errors=errors, form=dict(form))
         return render(request, "school/case.html", context, status=422)
     try:
-        if form.get("decision") == "accepted":
+        if decision == "accepted":
             await school_inbox.accept(svc, member, case_id)
         else:
             ground, reason = int(form["ground"]), form["reason"]

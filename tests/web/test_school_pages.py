@@ -152,8 +152,12 @@ async def test_school_pages_post_without_token_decides_nothing(
     forged = await browser.post(
         f"/school/cases/{case_id}", {"decision": "accepted", "csrf": "0" * 64}
     )
+    _, own, _ = await browser.get(f"/school/cases/{case_id}")
+    unknown = await browser.post(
+        f"/school/cases/{case_id}", {"decision": "maybe", "csrf": csrf_of(own)}
+    )
     case = await load_case(school.stack, case_id)
-    assert (status, forged[0]) == (403, 403) and "устарела" in page
+    assert (status, forged[0], unknown[0]) == (403, 403, 422) and "устарела" in page
     assert case.status in ("submitted", "forwarded")
 
 
