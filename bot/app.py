@@ -35,6 +35,7 @@ from bot.telegram import TelegramRunner, build_bot, build_dispatcher
 from bot.texts import Texts
 from handlers.http.app import build_web_app
 from handlers.http.server import PrivateAppRunner
+from handlers.web.app import mount_pages
 from scheduler.setup import build_scheduler
 from storage.backup import DatabaseInUse, database_lock, sqlite_file
 from storage.crypto import DataCipher, load_or_create_key_file
@@ -150,6 +151,7 @@ async def run_application(
     async with AsyncExitStack() as stack:
         svc = await stack.enter_async_context(open_services(settings, clock))
         web_app = build_web_app(svc)
+        mount_pages(web_app, svc)
         telegram = None
         if settings.BOT_TOKEN is not None:
             bot = build_bot(svc)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli_staff import add_staff_parser
 from bot.texts import Lang
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def _add_school_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     invite.add_argument("bin", metavar="BIN")
     key = actions.add_parser("key", help="print a new decision-API key (the old one stops)")
     key.add_argument("bin", metavar="BIN")
+    add_staff_parser(actions)
     commands.add_parser("stats", help="counts by status, consent rate, median times, overdue")
 
 
@@ -151,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    if args.command == "schools" and args.schools_action == "staff":
+        from bot.cli_staff import run_staff_command
+
+        return run_staff_command(args, settings)
     if args.command in ("schools", "stats"):
         from bot.cli_schools import run_school_command
 

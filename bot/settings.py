@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     HEARING_WORKING_DAYS: int = Field(default=2, ge=1, le=10)
     CALENDAR_OVERRIDES: Path | None = None
     LOG_FORMAT: str = Field(default="text", pattern="^(text|json)$")
+    PUBLIC_BASE_URL: str | None = None
 
     @field_validator(
         "BOT_TOKEN",
@@ -70,6 +72,7 @@ class Settings(BaseSettings):
         "SMS_GATEWAY_URL",
         "SMS_GATEWAY_TOKEN",
         "CALENDAR_OVERRIDES",
+        "PUBLIC_BASE_URL",
         mode="before",
     )
     @classmethod
@@ -134,6 +137,25 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("PUBLIC_BASE_URL")
+    @classmethod
+    def _check_public_base_url(cls, value: str | None) -> str | None:
+        """The address people open (SMS links, the pages): scheme, host and port only.
+
+        The pages link to each other by absolute paths, so they must live at its root;
+        a query or fragment would end up in the middle of every link built from it.
+        """
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL, e.g. https://bala.kz")
+        if url.query or url.fragment or url.username or url.password or url.path.strip("/"):
+            raise ValueError(
+                "must be scheme and host only (the pages live at its root), e.g. https://bala.kz"
+            )
+        return value.rstrip("/")
 
     @property
     def signal_secrets(self) -> list[bytes]:

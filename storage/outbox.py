@@ -34,6 +34,7 @@ class Kind(StrEnum):
 
     NOTICE = "notice"  # first message about a case: delivery makes it `notified`
     SMS_LINK = "sms_link"  # one-time deep link for a guardian who never opened the bot
+    SIGN_IN_CODE = "sign_in_code"  # the one-time SMS code of a web sign-in
     REMINDER = "reminder"
     REPLY = "reply"  # an answer to the guardian's own action
     RESULT = "result"  # the school's decision, to the guardian

@@ -36,6 +36,7 @@ SERVICE_TERM_WORKING_DAYS: Final = 2
 OVERRIDES_PACKAGE: Final = "bot.domain"
 OVERRIDES_RESOURCE: Final = "calendar_overrides.toml"
 
+_SERVICE_WINDOWS: Final = ((WORKDAY_START, LUNCH_START), (LUNCH_END, INTAKE_END))
 _WEEKEND: Final = frozenset({5, 6})  # Saturday, Sunday
 _ONE_DAY: Final = timedelta(days=1)
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -137,6 +138,26 @@ class WorkingCalendar:
         start = self.registration_time(registered_at).date()
         last = self.add_working_days(start, working_days)
         return datetime.combine(last, INTAKE_END, tzinfo=self.zone)
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Return the service hours (09:00-13:00 and 14:30-17:30 of working days) from
+        `start` to `end`; zero when `end` is not later.
+
+        This is what a school has left to answer in: a deadline at 17:30 two working
+        days on is "4 h 30 min" on the last morning, however many nights lie between.
+        """
+        start = self._localize(start, "start")
+        end = self._localize(end, "end")
+        total = timedelta(0)
+        day = start.date()
+        while day <= end.date():
+            if self._is_working(day):
+                for opens, closes in _SERVICE_WINDOWS:
+                    lo = max(datetime.combine(day, opens, tzinfo=self.zone), start)
+                    hi = min(datetime.combine(day, closes, tzinfo=self.zone), end)
+                    total += max(hi - lo, timedelta(0))
+            day += _ONE_DAY
+        return total
 
     def morning_of(self, day: date) -> datetime:
         """Return 09:00 local on `day` (start of the provider's working day)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 
@@ -16,3 +16,5 @@ class WorkingDays(Protocol):
     def deadline(self, registered_at: datetime, working_days: int = 2) -> datetime: ...
 
     def morning_of(self, day: date) -> datetime: ...
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta: ...

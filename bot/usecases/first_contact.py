@@ -100,12 +100,15 @@ class GuardianLink:
 
 
 def guardian_link(svc: Services, case_id: str, now: datetime) -> GuardianLink | None:
-    """A fresh link valid for `LINK_TOKEN_TTL`; None while the bot's username is unknown.
+    """A fresh link valid for `LINK_TOKEN_TTL`: the web page `PUBLIC_BASE_URL/a/<token>`,
+    which also offers the Telegram deep link, or the deep link alone where no pages are
+    served; None while neither is known.
 
     Only the token's hash is stored: the link itself exists only in the message.
     """
     raw = new_link_token()
-    url = svc.bot_profile.deep_link(raw)
+    base = svc.settings.PUBLIC_BASE_URL
+    url = f"{base}/a/{raw}" if base else svc.bot_profile.deep_link(raw)
     if url is None:
         return None
     row = link_token_row(

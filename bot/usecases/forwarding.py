@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.identifiers import case_number
+from bot.domain.status import CaseEvent
 from bot.domain.timing import local_time
 from bot.runtime import Services
 from bot.texts import Lang, Texts
 from bot.usecases.case_views import CaseView, case_view, validity_text
+from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import document_message, text_message
 from storage.models import Case, ConsentRecord, Document, School
 from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
@@ -26,6 +28,7 @@ from storage.repositories.applications import require_application
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
 from storage.repositories.schools import list_staff_chats
+from storage.repositories.web_accounts import school_has_web_staff
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Package:
     note: str
     consent: ConsentRecord
     consent_text: str | None  # None only for a record made before texts were stored
+    consent_language: str | None
     registered_at: datetime
     deadline_at: datetime
     pdf: bytes
@@ -57,13 +61,15 @@ async def forward_package(
     if school is None:
         raise ValueError(f"case {case.id} has no school at submission")
     lang = staff_language(school)
-    package = await _package(session, svc, case, document, school, lang)
+    package = await load_package(session, svc, case, document, school, lang)
     messages: list[OutgoingMessage] = []
     for chat in await list_staff_chats(session, school.id):
         messages.extend(_chat_messages(svc, package, chat.chat_id, lang))
     if school.webhook_url:
         messages.append(_webhook_message(svc, package, school))
-    if not messages:
+    if await school_has_web_staff(session, school.id):
+        _shown_in_web_inbox(session, svc, case)
+    elif not messages:
         messages.extend(_no_inbox_escalation(svc, package, school, lang))
         add_audit_event(
             session, case_id=case.id, at=svc.clock.now(), actor="system", event="no_school_inbox"
@@ -72,9 +78,25 @@ async def forward_package(
     await enqueue(session, svc.cipher, svc.clock.now(), *messages)
 
 
-async def _package(
+def _shown_in_web_inbox(session: AsyncSession, svc: Services, case: Case) -> None:
+    """The web inbox shows the package as soon as it is committed: it has reached the
+    school, as a chat's or webhook's first delivery would say."""
+    now = svc.clock.now()
+    apply_event(
+        session,
+        case,
+        CaseEvent.DELIVERED_TO_SCHOOL,
+        actor="system",
+        now=now,
+        details={"channel": "web"},
+    )
+    case.forwarded_at = now
+
+
+async def load_package(
     session: AsyncSession, svc: Services, case: Case, document: Document, school: School, lang: Lang
 ) -> Package:
+    """What the school is given about a case: the chat's package and the web case page."""
     application = await require_application(session, case.id)
     fields = svc.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
     consent = await latest_consent(session, case.id, "agree")
@@ -88,6 +110,7 @@ async def _package(
         note=fields.get("note") or "",
         consent=consent,
         consent_text=shown.text if shown else None,
+        consent_language=shown.language if shown else None,
         registered_at=case.registered_at,
         deadline_at=case.deadline_at,
         pdf=svc.cipher.decrypt_bytes(document.content_enc),
@@ -95,10 +118,11 @@ async def _package(
     )
 
 
-def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
+def package_summary(svc: Services, p: Package, lang: Lang) -> str:
+    """The package in words (safe HTML), as the staff chat and the web case page show it."""
     t, view = svc.texts, p.view
     empty = t(lang, "form.empty")
-    summary = t(
+    return t(
         lang,
         "staff.package",
         case_number=view.number,
@@ -118,6 +142,11 @@ def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[
         registered=local_time(p.registered_at, svc.settings.zone),
         deadline=local_time(p.deadline_at, svc.settings.zone),
     )
+
+
+def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
+    t, view = svc.texts, p.view
+    summary = package_summary(svc, p, lang)
     choices = decision_choices(t, lang, view.case_id)
     key = f"package:{view.case_id}:{chat_id}"
     return [

@@ -261,6 +261,19 @@ async def _school_messages(
     return messages
 
 
+def heard_text(svc: Services, case: Case, lang: Lang) -> str | None:
+    """What the school was told of the hearing (the position, "no objections", or that
+    none came), as its chat got it; None while the hearing is still open."""
+    if case.hearing_closed_at is None:
+        return None
+    position = (
+        svc.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
+    )
+    answered = case.hearing_answered_at is not None
+    words = position or (svc.texts(lang, "hearing.no_objections") if answered else None)
+    return _school_text(svc, case, lang, position, words)
+
+
 def _school_text(
     svc: Services, case: Case, lang: Lang, position: str | None, words: str | None
 ) -> str:

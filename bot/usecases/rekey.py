@@ -48,6 +48,10 @@ def _case_indexes(cipher: DataCipher, pd: Mapping[str, Any]) -> dict[str, str | 
     return {"child_iin_hash": _index(cipher, pd["child"]["iin"])}
 
 
+def _staff_indexes(cipher: DataCipher, pd: Mapping[str, Any]) -> dict[str, str | None]:
+    return {"phone_hash": cipher.blind_index(pd["phone"])}
+
+
 def _index(cipher: DataCipher, value: str | None) -> str | None:
     return cipher.blind_index(value) if value else None
 
@@ -56,6 +60,7 @@ def _index(cipher: DataCipher, value: str | None) -> str | None:
 BLIND_INDEXES: dict[tuple[str, str], IndexRule] = {
     ("guardians", "pd_enc"): _guardian_indexes,
     ("cases", "pd_enc"): _case_indexes,
+    ("staff_accounts", "pd_enc"): _staff_indexes,
 }
 
 

@@ -90,7 +90,7 @@ async def create_school_invite(svc: Services, bin_: str) -> SchoolInvite:
     """Store a one-time invite code (only its hash) valid for 72 hours, and return it."""
     code = _new_invite_code()
     async with svc.sessions.begin() as session:
-        school = await _require_school(session, bin_)
+        school = await require_school(session, bin_)
         now = svc.clock.now()
         expires_at = now + INVITE_TTL
         add_link_token(
@@ -178,7 +178,7 @@ async def issue_school_api_key(svc: Services, bin_: str) -> IssuedApiKey:
     """Replace the school's decision-API key with a new one; only its hash is kept."""
     key = secrets.token_urlsafe(32)
     async with svc.sessions.begin() as session:
-        school = await _require_school(session, bin_)
+        school = await require_school(session, bin_)
         now = svc.clock.now()
         replaced = school.api_key_hash is not None
         school.api_key_hash = token_hash(key)
@@ -193,7 +193,7 @@ def school_name(school: School) -> str:
     return school.name_ru or school.name_kk or school.bin
 
 
-async def _require_school(session: AsyncSession, bin_: str) -> School:
+async def require_school(session: AsyncSession, bin_: str) -> School:
     problem = bin_problem(bin_)
     if problem is not None:
         raise DomainError("school.bad_bin", f"{bin_}: {problem}")

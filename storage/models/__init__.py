@@ -9,6 +9,7 @@ from storage.models.outbox import OutboxMessage
 from storage.models.schools import School, SchoolWord, StaffChat
 from storage.models.starts import GuardianStart
 from storage.models.tokens import LinkToken
+from storage.models.web import SignInCode, StaffAccount, WebSession
 
 __all__ = [
     "Application",
@@ -25,7 +26,10 @@ __all__ = [
     "OutboxMessage",
     "School",
     "SchoolWord",
+    "SignInCode",
+    "StaffAccount",
     "StaffChat",
     "UtcDateTime",
+    "WebSession",
     "table_of",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import DataCipher
@@ -33,3 +34,11 @@ async def add_document(
     session.add(document)
     await session.flush()
     return document
+
+
+async def get_case_document(session: AsyncSession, case_id: str, kind: str) -> Document | None:
+    """The PDF of one kind (application, receipt, refusal) of a case, if it was made."""
+    result = await session.execute(
+        select(Document).where(Document.case_id == case_id, Document.kind == kind)
+    )
+    return result.scalars().first()

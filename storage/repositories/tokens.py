@@ -76,3 +76,13 @@ async def lock_link_token(session: AsyncSession, raw: str, purpose: str) -> Link
         .execution_options(populate_existing=True)
     )
     return result.scalars().first()
+
+
+async def get_link_token(session: AsyncSession, raw: str, purpose: str) -> LinkToken | None:
+    """The token for `raw`, read only (a page that shows what the link is for)."""
+    result = await session.execute(
+        select(LinkToken).where(
+            LinkToken.token_hash == token_hash(raw), LinkToken.purpose == purpose
+        )
+    )
+    return result.scalars().first()

@@ -489,3 +489,26 @@ def test_service_zone_is_utc_plus_5_from_the_package_whatever_the_host_says(
 def test_service_zone_unknown_name_raises(name: str) -> None:
     with pytest.raises(ZoneInfoNotFoundError):
         service_zone(name)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "hours"),
+    [
+        # Wednesday 10:00 to Friday 17:30: 3 h + 3 h (Wed), 7 h (Thu), 7 h (Fri).
+        (datetime(2026, 11, 25, 10, 0), datetime(2026, 11, 27, 17, 30), 20.0),
+        # The lunch break and the evening do not count.
+        (datetime(2026, 11, 25, 12, 30), datetime(2026, 11, 25, 15, 0), 1.0),
+        # Friday 17:00 to Monday 09:30: half an hour on Friday, half an hour on Monday.
+        (datetime(2026, 11, 27, 17, 0), datetime(2026, 11, 30, 9, 30), 1.0),
+        # A deadline passed: nothing is left.
+        (datetime(2026, 11, 26, 10, 0), datetime(2026, 11, 25, 17, 30), 0.0),
+    ],
+)
+def test_working_time_between_counts_service_hours_only(
+    start: datetime, end: datetime, hours: float
+) -> None:
+    calendar = WorkingCalendar(ALMATY)
+
+    left = calendar.working_time_between(start.replace(tzinfo=ALMATY), end.replace(tzinfo=ALMATY))
+
+    assert left.total_seconds() / 3600 == hours

@@ -292,6 +292,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ("HTTP_PORT", "http", "valid integer"),
         ("TELEGRAM_API_URL", "api.telegram.org", "http:// or https://"),
         ("LOG_FORMAT", "xml", "pattern"),
+        ("PUBLIC_BASE_URL", "bala.kz", "absolute http:// or https:// URL"),
+        ("PUBLIC_BASE_URL", "https://bala.kz/pages", "scheme and host only"),
+        ("PUBLIC_BASE_URL", "https://bala.kz/?a=1", "scheme and host only"),
     ],
 )
 def test_settings_malformed_value_raises_one_line_naming_field(
@@ -306,6 +309,14 @@ def test_settings_malformed_value_raises_one_line_naming_field(
     assert "\n" not in message
     assert message.startswith(f"invalid configuration: {name}: ")
     assert message_part in message
+
+
+def test_settings_public_base_url_loses_its_trailing_slash(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bala.kz:8443/")
+
+    assert load_settings().PUBLIC_BASE_URL == "https://bala.kz:8443"
 
 
 def test_settings_several_problems_reported_on_one_line(
