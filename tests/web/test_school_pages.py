@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from scheduler.jobs.overdue_cases import run_overdue_cases
+from scheduler.jobs import run_overdue_cases
 from yarl import URL
 
 from bot.emulator import TelegramEmulator
