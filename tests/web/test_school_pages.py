@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from scheduler.jobs import run_overdue_cases
 from yarl import URL
 
 from bot.emulator import TelegramEmulator
 from bot.usecases import staff_accounts
 from handlers.web.school import CHALLENGE_COOKIE
+from scheduler.jobs import run_overdue_cases
 from tests.e2e.harness import (
     TOKEN,
     LoopbackReceiver,
