@@ -126,18 +126,20 @@ async def run_purge_personal_data(svc: Services) -> int:
         svc.sessions, *_given_svc(list_guardian_purge_candidates, purge_guardian)(svc)
     )
     rest = await purge_housekeeping(svc)
-    did_something = (
-        cases or guardians or rest.outbox_payloads or rest.dialogs or rest.redis_dialogs_bounded
-    )
-    log.log(
-        logging.INFO if did_something else logging.DEBUG,
-        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs, "
-        "%d Redis dialogs given a lifetime",
+    counts = (
         cases,
         guardians,
         rest.outbox_payloads,
         rest.dialogs,
         rest.redis_dialogs_bounded,
+        rest.web_sessions,
+        rest.sign_in_codes,
+    )
+    log.log(
+        logging.INFO if any(counts) else logging.DEBUG,
+        "retention purge: %d cases, %d guardians, %d outbox payloads, %d dialogs, "
+        "%d Redis dialogs given a lifetime, %d ended web sessions, %d idle sign-in codes",
+        *counts,
     )
     return cases
 

@@ -41,8 +41,10 @@ class ApplicationData:
     note: str
     consent_at: datetime
     created_at: datetime
-    telegram_user_id: int
-    """The guardian's Telegram account that confirmed the application (its e-signature)."""
+    telegram_user_id: int | None
+    """The guardian's Telegram account that confirmed the application (its e-signature);
+    None when it was confirmed on the web, signed in by the code sent to the phone the
+    health system gave."""
     guardian_sex: Literal["m", "f"] | None = None
 
 
@@ -64,6 +66,7 @@ class ApplicationTexts:
     signer: str
     signature: str
     confirmed: str
+    confirmed_web: str
 
 
 # Kazakh: the wording of annex 2 as published (seed file), with the case endings a filled-in
@@ -91,6 +94,10 @@ TEXTS: dict[Lang, ApplicationTexts] = {
         signer="Өтініш беруші: {guardian}",
         signature="Қолы: ____________",
         confirmed="Электрондық түрде расталды: Telegram аккаунты (ID {account}), {confirmed_at}",
+        confirmed_web=(
+            "Электрондық түрде расталды: денсаулық сақтау жүйесі берген телефон нөміріне "
+            "жіберілген бір реттік SMS-кодпен, {confirmed_at}"
+        ),
     ),
     "ru": ApplicationTexts(
         addressee_caption="(наименование местного исполнительного органа)",
@@ -113,6 +120,10 @@ TEXTS: dict[Lang, ApplicationTexts] = {
         signer="Заявитель: {guardian}",
         signature="Подпись: ____________",
         confirmed="Подтверждено электронно: аккаунт Telegram (ID {account}), {confirmed_at}",
+        confirmed_web=(
+            "Подтверждено электронно: одноразовым SMS-кодом, отправленным на номер телефона, "
+            "указанный системой здравоохранения, {confirmed_at}"
+        ),
     ),
 }
 
@@ -199,10 +210,10 @@ def render_application(data: ApplicationData) -> bytes:
         texts.date.format(date=format_date(data.created_at)),
         texts.signer.format(guardian=guardian),
     )
-    pdf.signature(
-        texts.signature,
-        texts.confirmed.format(
-            account=data.telegram_user_id, confirmed_at=format_datetime(data.created_at, lang)
-        ),
-    )
+    confirmed_at = format_datetime(data.created_at, lang)
+    if data.telegram_user_id is None:
+        confirmed = texts.confirmed_web.format(confirmed_at=confirmed_at)
+    else:
+        confirmed = texts.confirmed.format(account=data.telegram_user_id, confirmed_at=confirmed_at)
+    pdf.signature(texts.signature, confirmed)
     return pdf.render()

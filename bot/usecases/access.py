@@ -29,6 +29,24 @@ class Actor:
     """The name as Telegram shows it (first and last name), e.g. for who accepted."""
     interface_lang: Lang | None = None
     """The language of the person's app when it is one of ours: spoken until they choose."""
+    web_case_id: str | None = None
+    """Set only for a guardian signed in on the web: the case their session opened (by
+    the code sent to the signal's phone). Such an actor has no Telegram account."""
+
+    @property
+    def who(self) -> str:
+        """The actor as the audit trail names it."""
+        if self.web_case_id is not None:
+            return f"web:guardian:{self.web_case_id}"
+        return f"telegram:{self.telegram_user_id}"
+
+
+def web_guardian(case_id: str, origin: str) -> Actor:
+    """The guardian of `case_id` as a signed-in web session; the caller checked the session.
+
+    No chat and no Telegram user: `_own_case` accepts it for its own case only.
+    """
+    return Actor(telegram_user_id=0, chat_id=0, origin=origin, web_case_id=case_id)
 
 
 def guardian_lang(guardian: Guardian) -> Lang:
@@ -61,8 +79,18 @@ async def _own_case(
     allowed: Collection[CaseStatus],
 ) -> tuple[Case, Guardian]:
     guardian = await get_guardian(session, case.guardian_id) if case else None
-    if case is None or guardian is None or guardian.telegram_user_id != actor.telegram_user_id:
+    if case is None or guardian is None or not _owns(actor, case, guardian):
         raise DomainError("error.not_your_case", f"user may not act on case {case_id}")
     if CaseStatus(case.status) not in allowed:
         raise DomainError("error.stale_button", f"case {case_id} is {case.status}")
     return case, guardian
+
+
+def _owns(actor: Actor, case: Case, guardian: Guardian) -> bool:
+    """A web session owns the one case it was opened for; a Telegram user owns the cases
+    of the guardian linked to them. Neither kind of identity stands in for the other."""
+    if actor.web_case_id is not None:
+        return actor.web_case_id == case.id
+    return guardian.telegram_user_id is not None and guardian.telegram_user_id == (
+        actor.telegram_user_id
+    )

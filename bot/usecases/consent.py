@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.status import DECIDABLE_STATUSES, DECIDED_STATUSES, CaseEvent, CaseStatus
@@ -13,12 +15,11 @@ from bot.usecases.application import ask, missing_step, open_draft
 from bot.usecases.case_views import case_number, case_view
 from bot.usecases.clockwork import local_time
 from bot.usecases.expiry import EXPIRE_AFTER
-from bot.usecases.first_contact import notice_dedupe_key
 from bot.usecases.forwarding import tell_school_consent_withdrawn
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
-from bot.usecases.notices import consent_text, notice_message
-from bot.usecases.prompts import Present, Prompt
+from bot.usecases.notices import consent_text, notice_prompt
+from bot.usecases.prompts import Act, Choice, Present, Prompt, Text, show
 from bot.usecases.welcome import language_of
 from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import Case, ConsentRecord, Guardian
@@ -55,7 +56,7 @@ async def agree(
         case, guardian = await lock_own_case(session, case_id, actor, ANSWERABLE)
         _notice_seen(session, svc, case, actor)
         await _record(session, svc, case, guardian, actor, message_id, "agree")
-        apply_event(session, case, CaseEvent.CONSENT_GIVEN, actor=_who(actor), now=svc.clock.now())
+        apply_event(session, case, CaseEvent.CONSENT_GIVEN, actor=actor.who, now=svc.clock.now())
         case.consented_at = svc.clock.now()
         application, draft = await open_draft(session, svc.cipher, svc.clock.now(), case, guardian)
         step = missing_step(case, draft)
@@ -65,65 +66,70 @@ async def agree(
         )  # fmt: skip
 
 
-async def decline(svc: Services, actor: Actor, case_id: str, message_id: int | None) -> None:
+async def decline(
+    svc: Services,
+    actor: Actor,
+    case_id: str,
+    message_id: int | None,
+    *,
+    present: Present | None = None,
+) -> Prompt:
     """Close the case on ground 3 and say, once, how to come back and until when."""
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, DECLINABLE)
         _notice_seen(session, svc, case, actor)
         await _record(session, svc, case, guardian, actor, message_id, "decline")
-        apply_event(
-            session, case, CaseEvent.CONSENT_DECLINED, actor=_who(actor), now=svc.clock.now()
-        )
-        lang = guardian_lang(guardian)
-        first = svc.texts(lang, "consent.declined", ground=svc.texts(lang, "ground.3"))
-        await _offer_way_back(session, svc, case, actor, lang, first, "declined")
+        now = svc.clock.now()
+        apply_event(session, case, CaseEvent.CONSENT_DECLINED, actor=actor.who, now=now)
+        prompt = way_back(svc, case.id, guardian_lang(guardian), now)
+        return await show(session, present, actor, prompt)
 
 
-async def _offer_way_back(
-    session: AsyncSession,
-    svc: Services,
-    case: Case,
-    actor: Actor,
-    lang: Lang,
-    first: str,
-    purpose: str,
-) -> None:
-    """What happened (`first`, safe HTML) and the way back with its last moment.
+def way_back(
+    svc: Services, case_id: str, lang: Lang, since: datetime, *, withdrawn: bool = False
+) -> Prompt:
+    """What happened (a decline, or a withdrawal before submission at `since`) and the
+    way back with its last moment.
 
-    The case expires `EXPIRE_AFTER` after this answer; the expiry then stays silent,
+    The case expires `EXPIRE_AFTER` after that answer; the expiry then stays silent,
     since this message already said what happens then.
     """
-    until = local_time(svc, svc.clock.now() + EXPIRE_AFTER)
-    text = "\n\n".join([first, svc.texts(lang, "consent.way_back", until=until)])
-    again = CaseCb(case_id=case.id, action=CaseAction.AGAIN)
-    reply = text_message(
-        f"{actor.origin}:{purpose}",
-        Kind.REPLY,
-        actor.chat_id,
-        text,
-        case_id=case.id,
-        buttons=[[(svc.texts(lang, "consent.again_button"), again)]],
+    ground = Text("ground.3")
+    if withdrawn:
+        first = Text("withdraw.before", {"case_number": case_number(case_id), "ground": ground})
+    else:
+        first = Text("consent.declined", {"ground": ground})
+    until = local_time(svc, since + EXPIRE_AFTER)
+    return Prompt(
+        lang=lang,
+        purpose="withdrawn" if withdrawn else "declined",
+        parts=(first, Text("consent.way_back", {"until": until})),
+        choices=((Choice(Act.AGAIN, Text("consent.again_button")),),),
+        case_id=case_id,
     )
-    await enqueue(session, svc.cipher, svc.clock.now(), reply)
 
 
-async def ask_again(svc: Services, actor: Actor, case_id: str) -> None:
+async def ask_again(
+    svc: Services, actor: Actor, case_id: str, *, present: Present | None = None
+) -> Prompt:
     """ "I changed my mind": show the consent request again while the case is open."""
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.DECLINED,))
-        lang = guardian_lang(guardian)
-        school = await get_school(session, case.school_id) if case.school_id else None
-        view = case_view(svc.cipher, case, school, lang)
-        key = f"{notice_dedupe_key(case.id, actor.chat_id)}:{actor.origin}"
-        message = notice_message(svc, lang, view, actor.chat_id, key, Kind.REPLY)
-        await enqueue(session, svc.cipher, svc.clock.now(), message)
+        return await show(session, present, actor, await notice_of(session, svc, case, guardian))
+
+
+async def notice_of(session: AsyncSession, svc: Services, case: Case, guardian: Guardian) -> Prompt:
+    """The notice of `case` in its guardian's language, as it was first sent."""
+    lang = guardian_lang(guardian)
+    school = await get_school(session, case.school_id) if case.school_id else None
+    return notice_prompt(svc, lang, case_view(svc.cipher, case, school, lang))
 
 
 def _notice_seen(session: AsyncSession, svc: Services, case: Case, actor: Actor) -> None:
     """Mark the case notified if the answer overtook the dispatcher's delivery record."""
     if CaseStatus(case.status) in NOT_YET_NOTIFIED:
         now = svc.clock.now()
-        apply_event(session, case, CaseEvent.NOTICE_SENT, actor=_who(actor), now=now)
+        apply_event(session, case, CaseEvent.NOTICE_SENT, actor=actor.who, now=now)
         case.notified_at = case.notified_at or now
 
 
@@ -160,7 +166,7 @@ async def _record(
             choice=choice,
             text_version=version,
             text_sha256=sha256,
-            telegram_user_id=actor.telegram_user_id,
+            telegram_user_id=None if actor.web_case_id else actor.telegram_user_id,
             message_id=message_id,
             created_at=now,
         )
@@ -201,7 +207,14 @@ async def offer_withdrawal(svc: Services, actor: Actor) -> None:
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 
 
-async def withdraw(svc: Services, actor: Actor, case_id: str, message_id: int | None) -> bool:
+async def withdraw(
+    svc: Services,
+    actor: Actor,
+    case_id: str,
+    message_id: int | None,
+    *,
+    present: Present | None = None,
+) -> bool:
     """Take the consent back; True when the form was still open and is now closed.
 
     Before submission nothing has left: the case closes on ground 3, with the same way
@@ -224,15 +237,14 @@ async def withdraw(svc: Services, actor: Actor, case_id: str, message_id: int | 
                 session,
                 case,
                 CaseEvent.CONSENT_DECLINED,
-                actor=_who(actor),
+                actor=actor.who,
                 now=now,
                 details={"withdrawn": True},
             )
-            first = svc.texts(lang, "withdraw.before", case_number=number, ground=ground)
-            await _offer_way_back(session, svc, case, actor, lang, first, "withdrawn")
+            await show(session, present, actor, way_back(svc, case.id, lang, now, withdrawn=True))
             return True
         add_audit_event(
-            session, case_id=case.id, at=now, actor=_who(actor), event="consent_withdrawn"
+            session, case_id=case.id, at=now, actor=actor.who, event="consent_withdrawn"
         )
         school = await get_school(session, case.school_id) if case.school_id else None
         view = case_view(svc.cipher, case, school, lang)
@@ -264,7 +276,3 @@ async def _standing_consents(session: AsyncSession, guardian: Guardian) -> list[
         if last is not None and last.choice == "agree":
             standing.append(case)
     return standing
-
-
-def _who(actor: Actor) -> str:
-    return f"telegram:{actor.telegram_user_id}"

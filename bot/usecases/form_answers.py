@@ -65,11 +65,28 @@ class _Form:
 
 
 async def _lock_form(
-    session: AsyncSession, cipher: DataCipher, actor: Actor, case_id: str
+    session: AsyncSession,
+    cipher: DataCipher,
+    actor: Actor,
+    case_id: str,
+    asked: Step | None = None,
 ) -> _Form:
+    """Lock the actor's open form; with `asked`, only while that question is the one asked."""
     case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
     application, draft = await load_draft(session, cipher, case.id)
+    if asked is not None and draft.asked is not asked:
+        raise DomainError("error.stale_button", f"case {case_id} asks {draft.asked}, not {asked}")
     return _Form(case, guardian, application, draft)
+
+
+async def _require_asked(
+    session: AsyncSession, cipher: DataCipher, actor: Actor, case_id: str, step: Step
+) -> None:
+    """The checks of `_lock_form(asked=step)` without the lock, for a search."""
+    await read_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
+    _, draft = await load_draft(session, cipher, case_id)
+    if draft.asked is not step:
+        raise DomainError("error.stale_button", f"case {case_id} asks {draft.asked}, not {step}")
 
 
 async def answer(
@@ -82,14 +99,21 @@ async def answer(
     text: str,
     *,
     present: Present | None = None,
+    only_asked: bool = False,
 ) -> Prompt:
-    """Take `text` as the answer to `step` (address, note, a school search, a grade)."""
+    """Take `text` as the answer to `step` (address, note, a school search, a grade).
+
+    `only_asked`: refuse it unless `step` is the question asked now (a web page's form
+    must be the one the page shows; a chat's buttons stay usable, as before).
+    """
     if step not in TYPED:
         raise DomainError("form.nothing_to_answer", f"no typed answer to {step}")
     async with sessions.begin() as session:
         if step is Step.SCHOOL:
+            if only_asked:
+                await _require_asked(session, cipher, actor, case_id, step)
             return await _search(session, actor, case_id, text, present)
-        form = await _lock_form(session, cipher, actor, case_id)
+        form = await _lock_form(session, cipher, actor, case_id, step if only_asked else None)
         return await _take(session, cipher, clock, actor, form, step, text, present)
 
 
@@ -103,10 +127,13 @@ async def choose(
     value: str | None,
     *,
     present: Present | None = None,
+    only_asked: bool = False,
 ) -> Prompt:
-    """A choice offered by a prompt: a grade, a school (by id), or no note (None)."""
+    """A choice offered by a prompt: a grade, a school (by id), or no note (None).
+
+    `only_asked` as for `answer`."""
     async with sessions.begin() as session:
-        form = await _lock_form(session, cipher, actor, case_id)
+        form = await _lock_form(session, cipher, actor, case_id, step if only_asked else None)
         case, now = form.case, clock.now()
         if step is Step.GRADE and value is not None and value.isdigit() and int(value) in GRADES:
             case.grade, case.updated_at = int(value), now

@@ -57,10 +57,10 @@ async def cancel(svc: Services, actor: Actor, *, present: Present | None = None)
 
 async def take_text(
     svc: Services, actor: Actor, text: str, *, present: Present | None = None
-) -> Prompt | None:
+) -> Prompt:
     """Typed text: the answer to the form's open question, else the guardian's position
-    in a hearing, else a pointer to what can be done. None when it went to the hearing,
-    which answers in transactions of its own."""
+    in a hearing (which answers in a transaction of its own), else a pointer to what can
+    be done."""
     async with svc.sessions.begin() as session:
         guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         prompt = await form_answers.take_open(
@@ -72,8 +72,7 @@ async def take_text(
         if heard is None:
             stray = await _stray(session, actor, guardian, "stray")
             return await show(session, present, actor, stray)
-    await hearing.state_position(svc, actor, heard, text)
-    return None
+    return await hearing.state_position(svc, actor, heard, text, present=present)
 
 
 async def not_text(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:

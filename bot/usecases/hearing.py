@@ -29,7 +29,9 @@ from bot.usecases.clockwork import reachable_chat
 from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
-from bot.usecases.replies import reply
+from bot.usecases.prompts import Act as PromptAct
+from bot.usecases.prompts import Choice as PromptChoice
+from bot.usecases.prompts import Present, Prompt, Text, render_parts, say, show
 from storage.models import Case, Guardian, School
 from storage.outbox import Act, Choice, Kind, OutgoingMessage, WebhookPayload, enqueue
 from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
@@ -108,16 +110,7 @@ async def start_hearing(
         log.warning("guardian has no chat for the hearing", extra={"case_id": case.id})
         return until
     lang = guardian_lang(guardian)
-    t = svc.texts
-    text = t(
-        lang,
-        "hearing.invitation",
-        case_number=case_number(case.id),
-        school=school_name(school, lang) or "",
-        ground=t(lang, f"ground.{ground}"),
-        reason=reason,
-        until=local_time(until, svc.settings.zone),
-    )
+    text = render_parts(svc.texts, invitation_prompt(svc, case, school, lang))
     choice = no_objections_choice(svc.texts, lang, case.id)
     invitation = text_message(
         f"hearing:{case.id}:invitation",
@@ -129,6 +122,26 @@ async def start_hearing(
     )
     await enqueue(session, svc.cipher, now, invitation)
     return until
+
+
+def invitation_prompt(svc: Services, case: Case, school: School | None, lang: Lang) -> Prompt:
+    """The preliminary refusal as the guardian reads it: the ground, the reason, until
+    when a position may be stated; "no objections" as its one choice (typed words are
+    the other answer)."""
+    assert case.hearing_ground is not None and case.hearing_until is not None
+    reason = svc.cipher.decrypt_text(case.hearing_reason_enc) if case.hearing_reason_enc else ""
+    text = Text(
+        "hearing.invitation",
+        {
+            "case_number": case_number(case.id),
+            "school": school_name(school, lang) or "",
+            "ground": Text(f"ground.{case.hearing_ground}"),
+            "reason": reason,
+            "until": local_time(case.hearing_until, svc.settings.zone),
+        },
+    )
+    choice = PromptChoice(PromptAct.NO_OBJECTIONS, Text("hearing.no_objections_button"))
+    return Prompt(lang, "hearing", (text,), ((choice,),), case_id=case.id)
 
 
 def no_objections_choice(texts: Texts, lang: Lang, case_id: str) -> Choice:
@@ -161,7 +174,9 @@ async def open_hearing(session: AsyncSession, actor: Actor) -> str | None:
     return None
 
 
-async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | None) -> None:
+async def state_position(
+    svc: Services, actor: Actor, case_id: str, raw: str | None, *, present: Present | None = None
+) -> Prompt:
     """Record the guardian's position (None: "no objections") and pass it to the school."""
     position = None if raw is None else validate_position(raw)
     async with svc.sessions.begin() as session:
@@ -176,22 +191,18 @@ async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | N
             session,
             case,
             CaseEvent.POSITION_STATED,
-            actor=f"telegram:{actor.telegram_user_id}",
+            actor=actor.who,
             now=now,
             details={"objection": position is not None},
         )
         case.hearing_position_enc = svc.cipher.encrypt_text(position) if position else None
         case.hearing_answered_at = case.hearing_closed_at = now
-        words = position or svc.texts(guardian_lang(guardian), "hearing.no_objections")
+        lang = guardian_lang(guardian)
+        words = position or svc.texts(lang, "hearing.no_objections")
         messages = await _school_messages(session, svc, case, position, words, now)
         await enqueue(session, svc.cipher, now, *messages)
-    lang = guardian_lang(guardian)
-    await reply(
-        svc,
-        actor,
-        svc.texts(lang, "hearing.position_received", case_number=number),
-        purpose="hearing_position",
-    )
+        received = say(lang, "hearing_position", "hearing.position_received", case_number=number)
+        return await show(session, present, actor, received)
 
 
 async def list_lapse_candidates(

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 from bot.grammar import given_names
 from bot.runtime import Services
-from bot.texts import Lang, Raw, Texts, count_key
-from bot.usecases.case_views import CaseView, validity_text
+from bot.texts import Lang, Texts, count_key
+from bot.usecases.case_views import CaseView, validity
 from bot.usecases.messages import text_message
+from bot.usecases.prompts import Act as PromptAct
+from bot.usecases.prompts import Choice as PromptChoice
+from bot.usecases.prompts import Prompt, Text, render, render_parts
 from storage.outbox import Act, Choice, Kind, OutgoingMessage
 
 # The wording's name; a new wording gets a new one. The stored text is the evidence.
@@ -39,41 +42,59 @@ def consent_text(svc: Services, lang: Lang) -> ConsentText:
 def consent_wording(texts: Texts, lang: Lang, retention_days: int) -> ConsentText:
     """The consent text for a retention period, without a running service (the demo's
     reader and the tests compare what was shown with it)."""
-    period = Raw(texts(lang, count_key("period.days", retention_days), n=retention_days))
-    return ConsentText(CONSENT_VERSION, lang, texts(lang, "consent.text", period=period))
+    return ConsentText(CONSENT_VERSION, lang, render(texts, lang, consent_part(retention_days)))
+
+
+def consent_part(retention_days: int) -> Text:
+    """The consent wording as a prompt's part: what every channel shows and what is kept."""
+    period = Text(count_key("period.days", retention_days), {"n": retention_days})
+    return Text("consent.text", {"period": period})
+
+
+def notice_prompt(svc: Services, lang: Lang, view: CaseView) -> Prompt:
+    """The notice: who, what the VKK concluded, the consent text, Agree / Decline."""
+    greeting = {"m": "notice.greeting_m", "f": "notice.greeting_f", None: "notice.greeting"}
+    body = Text(
+        "notice.body",
+        {
+            "greeting": Text(
+                greeting[view.guardian.sex], {"guardian_name": given_names(view.guardian_name)}
+            ),
+            "organization": view.conclusion_organization,
+            "number": view.conclusion_number,
+            "date": view.conclusion_date.strftime("%d.%m.%Y"),
+            "child_name": view.child,
+            "school": view.school or Text("notice.school_unknown"),
+            "case_number": view.number,
+        },
+    )
+    parts = (
+        body,
+        validity(view),
+        consent_part(svc.settings.RETENTION_DAYS),
+        Text("notice.question", {"question": Text("consent.question")}),
+    )
+    choices = (
+        (
+            PromptChoice(PromptAct.AGREE, Text("consent.agree_button")),
+            PromptChoice(PromptAct.DECLINE, Text("consent.decline_button")),
+        ),
+    )
+    return Prompt(lang, "notice", parts, choices, case_id=view.case_id)
 
 
 def notice_message(
     svc: Services, lang: Lang, view: CaseView, chat_id: int, dedupe_key: str, kind: Kind
 ) -> OutgoingMessage:
-    """The notice with the versioned consent text and Agree / Decline buttons."""
-    texts = svc.texts
-    greeting = {"m": "notice.greeting_m", "f": "notice.greeting_f", None: "notice.greeting"}
-    body = texts(
-        lang,
-        "notice.body",
-        greeting=Raw(
-            texts(lang, greeting[view.guardian.sex], guardian_name=given_names(view.guardian_name))
-        ),
-        organization=view.conclusion_organization,
-        number=view.conclusion_number,
-        date=view.conclusion_date.strftime("%d.%m.%Y"),
-        child_name=view.child,
-        school=view.school or texts(lang, "notice.school_unknown"),
-        case_number=view.number,
-    )
-    text = "\n\n".join(
-        [
-            body,
-            validity_text(texts, lang, view),
-            consent_text(svc, lang).text,
-            f"<b>{texts(lang, 'consent.question')}</b>",
-        ]
-    )
-    choices = (
-        (
-            Choice(texts(lang, "consent.agree_button"), Act.AGREE, view.case_id),
-            Choice(texts(lang, "consent.decline_button"), Act.DECLINE, view.case_id),
-        ),
+    """The notice as a chat message, its choices as the outbox's neutral buttons."""
+    prompt = notice_prompt(svc, lang, view)
+    text = render_parts(svc.texts, prompt)
+    choices = tuple(
+        tuple(
+            Choice(render(svc.texts, lang, c.label), Act(c.act.value), view.case_id)
+            for c in row
+            if isinstance(c.label, Text)
+        )
+        for row in prompt.choices
     )
     return text_message(dedupe_key, kind, chat_id, text, case_id=view.case_id, choices=choices)

@@ -46,6 +46,10 @@ class Act(StrEnum):
     CONFIRM = "confirm"  # submit the application shown in the summary
     LANGUAGE = "language"  # speak the language `value`
     SHARE_PHONE = "share_phone"  # prove the phone number (Telegram: the contact button)
+    AGREE = "agree"  # consent to the notice
+    DECLINE = "decline"  # refuse the notice
+    AGAIN = "again"  # "I changed my mind": show the notice again after a decline
+    NO_OBJECTIONS = "no_objections"  # the hearing: no position to state
 
 
 @dataclass(frozen=True)

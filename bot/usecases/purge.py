@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.status import FINAL_STATUSES, CaseStatus
 from bot.fsm_storage import bound_redis_dialogs
 from bot.runtime import Services
+from bot.usecases.web_identity import LOCK_TIME
 from storage.models import Case
 from storage.repositories import purge as repo
 from storage.repositories.audit import add_audit_event
 from storage.repositories.cases import lock_case
+from storage.repositories.web_sessions import delete_idle_sign_in_codes, end_expired_sessions
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class HousekeepingResult:
     outbox_payloads: int
     dialogs: int
     redis_dialogs_bounded: int = 0
+    web_sessions: int = 0
+    sign_in_codes: int = 0
 
 
 def retention_cutoff(svc: Services) -> datetime:
@@ -120,16 +124,20 @@ async def purge_guardian(svc: Services, guardian_id: int) -> bool:
 
 
 async def purge_housekeeping(svc: Services) -> HousekeepingResult:
-    """Drop old finished outbox payloads that belong to no case, and abandoned dialogs.
+    """Drop old finished outbox payloads that belong to no case, abandoned dialogs, ended
+    web sessions and idle sign-in codes.
 
     Dialogs are staff prompts in `fsm_states` when the FSM storage is SQL (with Redis,
     keys expire by themselves after the same period; keys written without a lifetime by
     an older version get one here) and `guardian_starts` rows of chats that never
-    shared their phone.
+    shared their phone. A web session goes at its end; a sign-in code row once it has
+    been idle for longer than a lock lasts (see `delete_idle_sign_in_codes`).
     """
-    cutoff = retention_cutoff(svc)
+    cutoff, now = retention_cutoff(svc), svc.clock.now()
     async with svc.sessions.begin() as session:
         payloads = await repo.erase_old_outbox_payloads(session, cutoff)
         dialogs = await repo.delete_stale_dialogs(session, cutoff)
+        sessions = await end_expired_sessions(session, now)
+        codes = await delete_idle_sign_in_codes(session, now - LOCK_TIME, now)
     bounded = await bound_redis_dialogs(svc.settings) if svc.settings.REDIS_URL else 0
-    return HousekeepingResult(payloads, dialogs, redis_dialogs_bounded=bounded)
+    return HousekeepingResult(payloads, dialogs, bounded, sessions, codes)

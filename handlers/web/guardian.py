@@ -1,55 +1,158 @@
-"""The guardian's pages under `/a`: the SMS link, the choice, the code, the case's status.
+"""The guardian's pages under `/a`: the SMS link, the choice, the code, then the case.
 
 `/a/<token>` keeps the link's token in a cookie and answers with `/a/`, so the token
 leaves the address bar; nothing personal is shown until the code sent to the signal's
-phone opened a session. Consent and the form stay in Telegram until their use cases
-are channel-neutral; the status page says so and gives the deep link.
+phone opened a session. Then `/a/` shows what the case waits for (the notice, the way
+back, the form's question, the summary, the hearing, else the status) and its one form
+posts to `/a/`, which calls the chat's use case with the session's actor and answers
+with a redirect to `/a/` (post, redirect, get: a reload never answers twice). No case
+id is ever in an address or a form: the session says which case it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
+from multidict import MultiDictProxy
 
 from bot.errors import DomainError
-from bot.usecases import guardian_web
+from bot.runtime import Services
+from bot.usecases import consent, form_answers, guardian_web, hearing, submission
+from bot.usecases.access import Actor
 from bot.usecases.guardian_web import GUARDIAN_SESSION
-from bot.usecases.web_identity import CODE_TTL
+from bot.usecases.prompts import Act, Prompt, Step
 from handlers.web.context import SERVICES
+from handlers.web.presenter import Posted, WebPresenter, parse_choice
 from handlers.web.render import error_page, page_lang, redirect, render
-from handlers.web.security import (
-    drop_cookie,
-    keep_csrf_cookie,
-    read_form,
-    renew_csrf,
-    set_private_cookie,
-)
+from handlers.web.security import read_form, set_private_cookie
+from handlers.web.signin import CodeEntry
 
 PREFIX = "/a"
 HOME, CODE = f"{PREFIX}/", f"{PREFIX}/code"
 LINK_COOKIE = "__Host-hsb-link"
 SESSION_COOKIE = "__Host-hsb-guardian"
 CHALLENGE_COOKIE = "__Host-hsb-guardian-code"
+# Rules' answers that concern the typed text: shown next to the field, not as a page.
+FIELD_PROBLEMS = frozenset({"hearing.position_bad"})
+
+CODE_ENTRY = CodeEntry(
+    action=CODE,
+    again=HOME,
+    intro_key="web.guardian.code_intro",
+    home=HOME,
+    session_cookie=SESSION_COOKIE,
+    challenge_cookie=CHALLENGE_COOKIE,
+    session_lifetime=GUARDIAN_SESSION,
+    # Lax: the SMS link, opened from another app, brings the signed-in guardian back in.
+    strict_session=False,
+)
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/")
 async def on_home(request: web.Request) -> web.StreamResponse:
-    """The case's status for a signed-in guardian, else the choice of a valid link."""
+    """What the signed-in guardian's case waits for, else the choice of a valid link."""
     svc = request.config_dict[SERVICES]
     token = request.cookies.get(SESSION_COOKIE, "")
     case_id = await guardian_web.case_of_session(svc, token) if token else None
-    raw_link = request.cookies.get(LINK_COOKIE, "")
     if case_id is None:
+        raw_link = request.cookies.get(LINK_COOKIE, "")
         if not raw_link:
             return error_page(request, 404, "web.link_invalid")
         link = await guardian_web.open_link(svc, raw_link)
         return render(request, "guardian/choice.html", {"link": link})
-    page = await guardian_web.guardian_page(svc, case_id, page_lang(request))
-    telegram = svc.bot_profile.deep_link(raw_link) if raw_link and page.needs_telegram else None
-    return render(request, "guardian/status.html", {"page": page, "telegram_link": telegram})
+    return await _case_page(request, case_id)
+
+
+async def _case_page(
+    request: web.Request,
+    case_id: str,
+    *,
+    shown: Prompt | None = None,
+    error: Prompt | DomainError | None = None,
+    typed: str = "",
+) -> web.Response:
+    """The case's page: `shown` instead of what the case waits for (search results, the
+    notice again), `error` next to the field with the text as typed."""
+    svc = request.config_dict[SERVICES]
+    lang = page_lang(request)
+    page = await guardian_web.guardian_page(svc, case_id, lang)
+    presenter = WebPresenter(svc.texts, lang)
+    context: dict[str, Any] = {
+        "page": page,
+        "form": presenter.page(shown or page.prompt),
+        "error": None,
+        "typed": typed,
+    }
+    if isinstance(error, DomainError):
+        context["error"] = Markup(svc.texts(lang, error.text_key, **error.params))
+    elif error is not None:
+        context["error"] = presenter.page(error).text
+    status = 200 if error is None else 422
+    return render(request, "guardian/case.html", context, status)
+
+
+@routes.post("/")
+async def on_answer(request: web.Request) -> web.StreamResponse:
+    """A button of the case's form: the chat's use case for it, with the session's actor."""
+    svc = request.config_dict[SERVICES]
+    form = await read_form(request)
+    origin = f"web:{secrets.token_hex(8)}"
+    token = request.cookies.get(SESSION_COOKIE, "")
+    actor = await guardian_web.act_as(svc, token, origin, page_lang(request)) if token else None
+    if actor is None or actor.web_case_id is None:
+        return redirect(HOME)
+    case_id, typed = actor.web_case_id, form.get("answer", form.get("position", ""))
+    try:
+        prompt = await _act(svc, actor, parse_choice(form.get("choice", "")), form)
+    except DomainError as exc:
+        if exc.text_key not in FIELD_PROBLEMS:
+            raise
+        return await _case_page(request, case_id, error=exc, typed=typed)
+    if prompt is None or prompt.purpose in _ANSWERED:
+        return redirect(HOME)
+    if prompt.purpose.startswith("error:"):
+        return await _case_page(request, case_id, error=prompt, typed=typed)
+    return await _case_page(request, case_id, shown=prompt)
+
+
+# What the page itself shows after these: the next question, the status, the way back.
+_ANSWERED = frozenset({"submitted", "declined", "hearing_position"}) | {
+    f"ask:{step.value}" for step in Step
+}
+
+
+async def _act(
+    svc: Services, actor: Actor, posted: Posted, form: MultiDictProxy[str]
+) -> Prompt | None:
+    """Call the use case of the pressed button; its prompt, None for none to show."""
+    case_id = actor.web_case_id
+    assert case_id is not None
+    forms = (svc.sessions, svc.clock, svc.cipher, actor, case_id)
+    step, act = posted.step, posted.act
+    if act is None:
+        return await hearing.state_position(svc, actor, case_id, form.get("position", ""))
+    if act is Act.ANSWER and step is not None and posted.value is None:
+        text = form.get("answer", "")
+        return await form_answers.answer(*forms, step, text, only_asked=True)
+    if act in (Act.ANSWER, Act.SKIP) and step is not None:
+        return await form_answers.choose(*forms, step, posted.value, only_asked=True)
+    if act is Act.EDIT and step is not None:
+        return await form_answers.edit(*forms, step)
+    actions = {
+        Act.AGREE: lambda: consent.agree(svc, actor, case_id, None),
+        Act.DECLINE: lambda: consent.decline(svc, actor, case_id, None),
+        Act.AGAIN: lambda: consent.ask_again(svc, actor, case_id),
+        Act.CONFIRM: lambda: submission.confirm(svc, actor, case_id),
+        Act.NO_OBJECTIONS: lambda: hearing.state_position(svc, actor, case_id, None),
+    }
+    if act not in actions:
+        raise DomainError("web.form_expired", f"no button {act} {step}")
+    return await actions[act]()
 
 
 @routes.post("/start")
@@ -61,48 +164,25 @@ async def on_start(request: web.Request) -> web.StreamResponse:
         svc, request.cookies.get(LINK_COOKIE, ""), page_lang(request)
     )
     response = redirect(CODE)
-    set_private_cookie(response, CHALLENGE_COOKIE, challenge, max_age=int(CODE_TTL.total_seconds()))
+    CODE_ENTRY.keep_challenge(response, challenge)
     return response
-
-
-def _code_context(errors: Mapping[str, object]) -> dict[str, object]:
-    return {"errors": errors, "action": CODE, "again": HOME, "intro_key": "web.guardian.code_intro"}
 
 
 @routes.get("/code")
 async def on_code_page(request: web.Request) -> web.StreamResponse:
-    if not request.cookies.get(CHALLENGE_COOKIE):
-        return redirect(HOME)
-    return render(request, "code.html", _code_context({}))
+    return await CODE_ENTRY.page(request)
 
 
 @routes.post("/code")
 async def on_code(request: web.Request) -> web.StreamResponse:
     """The right code opens a 24-hour session for the link's case."""
+    return await CODE_ENTRY.take(request, _confirm_code)
+
+
+async def _confirm_code(request: web.Request, challenge: str, code: str) -> str:
     svc = request.config_dict[SERVICES]
-    form = await read_form(request)
-    try:
-        token = await guardian_web.confirm_code(
-            svc,
-            request.cookies.get(LINK_COOKIE, ""),
-            request.cookies.get(CHALLENGE_COOKIE, ""),
-            form.get("code", ""),
-        )
-    except DomainError as exc:
-        if exc.text_key == "web.link_invalid":
-            raise
-        status = 429 if exc.text_key == "web.code_locked" else 422
-        errors = {"code": (exc.text_key, exc.params)}
-        return render(request, "code.html", _code_context(errors), status)
-    renew_csrf(request)
-    response = redirect(HOME)
-    # Lax: the SMS link, opened from another app, brings the signed-in guardian back in.
-    set_private_cookie(
-        response, SESSION_COOKIE, token, max_age=int(GUARDIAN_SESSION.total_seconds()), strict=False
-    )
-    drop_cookie(response, CHALLENGE_COOKIE)
-    keep_csrf_cookie(request, response)
-    return response
+    link = request.cookies.get(LINK_COOKIE, "")
+    return await guardian_web.confirm_code(svc, link, challenge, code, page_lang(request))
 
 
 @routes.get("/documents/{kind}")

@@ -7,7 +7,7 @@ cases of the staff chat and the school API (`bot.usecases.school_inbox`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -18,16 +18,10 @@ from bot.usecases.case_views import case_number
 from bot.usecases.decisions import REASON_MAX, REASON_MIN, validate_reason
 from bot.usecases.hearing import HearingOpen
 from bot.usecases.staff_accounts import STAFF_SESSION, StaffMember
-from bot.usecases.web_identity import CODE_TTL
 from handlers.web.context import SERVICES
 from handlers.web.render import error_page, page_lang, redirect, render
-from handlers.web.security import (
-    drop_cookie,
-    keep_csrf_cookie,
-    read_form,
-    renew_csrf,
-    set_private_cookie,
-)
+from handlers.web.security import drop_cookie, keep_csrf_cookie, read_form, renew_csrf
+from handlers.web.signin import CodeEntry
 
 SESSION_COOKIE = "__Host-hsb-school"
 CHALLENGE_COOKIE = "__Host-hsb-school-code"
@@ -164,39 +158,34 @@ async def on_sign_in(request: web.Request) -> web.StreamResponse:
         status = 429 if exc.text_key == "web.code_locked" else 422
         return render(request, "school/signin.html", {"errors": errors, "phone": phone}, status)
     response = redirect(CODE)
-    set_private_cookie(response, CHALLENGE_COOKIE, challenge, max_age=int(CODE_TTL.total_seconds()))
+    CODE_ENTRY.keep_challenge(response, challenge)
     return response
 
 
-def _code_context(errors: Mapping[str, object]) -> dict[str, object]:
-    return {"errors": errors, "action": CODE, "again": SIGN_IN, "intro_key": "web.code_intro"}
+CODE_ENTRY = CodeEntry(
+    action=CODE,
+    again=SIGN_IN,
+    intro_key="web.code_intro",
+    home=HOME,
+    session_cookie=SESSION_COOKIE,
+    challenge_cookie=CHALLENGE_COOKIE,
+    session_lifetime=STAFF_SESSION,
+)
 
 
 @routes.get("/code")
 async def on_code_page(request: web.Request) -> web.StreamResponse:
-    if not request.cookies.get(CHALLENGE_COOKIE):
-        return redirect(SIGN_IN)
-    return render(request, "code.html", _code_context({}))
+    return await CODE_ENTRY.page(request)
 
 
 @routes.post("/code")
 async def on_code(request: web.Request) -> web.StreamResponse:
     """The code opens an 8-hour session; a wrong one is counted and said so."""
-    svc = request.config_dict[SERVICES]
-    form = await read_form(request)
-    challenge = request.cookies.get(CHALLENGE_COOKIE, "")
-    try:
-        token = await staff_accounts.confirm_sign_in(svc, challenge, form.get("code", ""))
-    except DomainError as exc:
-        status = 429 if exc.text_key == "web.code_locked" else 422
-        errors = {"code": (exc.text_key, exc.params)}
-        return render(request, "code.html", _code_context(errors), status)
-    renew_csrf(request)
-    response = redirect(HOME)
-    set_private_cookie(response, SESSION_COOKIE, token, max_age=int(STAFF_SESSION.total_seconds()))
-    drop_cookie(response, CHALLENGE_COOKIE)
-    keep_csrf_cookie(request, response)
-    return response
+    return await CODE_ENTRY.take(request, _confirm_sign_in)
+
+
+async def _confirm_sign_in(request: web.Request, challenge: str, code: str) -> str:
+    return await staff_accounts.confirm_sign_in(request.config_dict[SERVICES], challenge, code)
 
 
 @routes.post("/signout")

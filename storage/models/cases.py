@@ -119,7 +119,8 @@ class ConsentRecord(Base):
     choice: Mapped[str] = mapped_column(String(8))
     text_version: Mapped[str] = mapped_column(String(32))
     text_sha256: Mapped[str] = mapped_column(String(64))
-    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    """None for an answer given on the web (the audit trail names the session's case)."""
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

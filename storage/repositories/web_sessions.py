@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import SignInCode, WebSession
@@ -86,3 +86,21 @@ def add_sign_in_code(session: AsyncSession, *, subject: str, now: datetime) -> S
     row = SignInCode(subject=subject, attempts=0, created_at=now)
     session.add(row)
     return row
+
+
+async def delete_idle_sign_in_codes(
+    session: AsyncSession, idle_before: datetime, now: datetime
+) -> int:
+    """Delete code rows last sent before `idle_before` and not locked now; returns how many.
+
+    A row outlives its code only to add up wrong answers towards the lock, so one idle
+    for longer than a lock lasts holds nothing a new row would not.
+    """
+    result = await session.execute(
+        delete(SignInCode).where(
+            or_(SignInCode.sent_at.is_(None), SignInCode.sent_at < idle_before),
+            SignInCode.created_at < idle_before,
+            or_(SignInCode.locked_until.is_(None), SignInCode.locked_until <= now),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

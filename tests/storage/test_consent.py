@@ -19,6 +19,7 @@ from bot.usecases.notices import CONSENT_VERSION, consent_text
 from scheduler.jobs import run_expire_cases
 from storage.models import ConsentRecord, ConsentText, OutboxMessage, School
 from storage.outbox import Kind
+from tests.security.flow import telegram
 from tests.storage.case_setup import (
     add_school,
     get_case_row,
@@ -97,7 +98,7 @@ async def test_decline_says_the_way_back_once_and_the_expiry_stays_silent(
 ) -> None:
     school = await add_school(services)
     case_id, actor = await notified(services, school)
-    await consent.decline(services, actor, case_id, message_id=1)
+    await consent.decline(services, actor, case_id, message_id=1, present=telegram(services))
 
     [answer] = await outbox(services, kind=Kind.REPLY, case_id=case_id)
     text = payload_of(services, answer)["params"]["text"]
@@ -117,7 +118,10 @@ async def test_withdraw_before_submission_closes_the_case_on_ground_3(
     case_id, actor = await notified(services, school)
     await consent.agree(services, actor, case_id, message_id=1)
 
-    assert await consent.withdraw(services, actor, case_id, message_id=2) is True
+    assert (
+        await consent.withdraw(services, actor, case_id, message_id=2, present=telegram(services))
+        is True
+    )
 
     assert (await get_case_row(services, case_id)).status == S.DECLINED.value
     assert await choices(services, case_id) == ["agree", "withdraw"]
@@ -149,7 +153,10 @@ async def test_withdraw_after_submission_tells_the_guardian_and_every_inbox(
     await consent.agree(services, actor, case_id, message_id=1)
     await mark_forwarded(services, case_id, clock.now() + timedelta(days=2))
 
-    assert await consent.withdraw(services, actor, case_id, message_id=2) is False
+    assert (
+        await consent.withdraw(services, actor, case_id, message_id=2, present=telegram(services))
+        is False
+    )
 
     assert (await get_case_row(services, case_id)).status == S.FORWARDED.value
     assert await choices(services, case_id) == ["agree", "withdraw"]

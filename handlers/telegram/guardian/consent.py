@@ -30,16 +30,24 @@ async def on_agree(
 
 
 async def on_decline(
-    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
+    query: CallbackQuery,
+    callback_data: CaseCb,
+    svc: Services,
+    actor: Actor,
+    present: TelegramPresenter,
 ) -> None:
-    await consent.decline(svc, actor, callback_data.case_id, _message_id(query))
+    await consent.decline(svc, actor, callback_data.case_id, _message_id(query), present=present)
     await query.answer()
 
 
 async def on_changed_mind(
-    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
+    query: CallbackQuery,
+    callback_data: CaseCb,
+    svc: Services,
+    actor: Actor,
+    present: TelegramPresenter,
 ) -> None:
-    await consent.ask_again(svc, actor, callback_data.case_id)
+    await consent.ask_again(svc, actor, callback_data.case_id, present=present)
     await query.answer()
 
 
@@ -49,9 +57,14 @@ async def on_withdraw_command(message: Message, svc: Services, actor: Actor) -> 
 
 
 async def on_withdraw(
-    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
+    query: CallbackQuery,
+    callback_data: CaseCb,
+    svc: Services,
+    actor: Actor,
+    present: TelegramPresenter,
 ) -> None:
-    await consent.withdraw(svc, actor, callback_data.case_id, _message_id(query))
+    case_id = callback_data.case_id
+    await consent.withdraw(svc, actor, case_id, _message_id(query), present=present)
     await query.answer()
 
 

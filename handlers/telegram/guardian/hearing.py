@@ -9,12 +9,17 @@ from bot.runtime import Services
 from bot.usecases import hearing
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import CaseAction, CaseCb
+from handlers.telegram.guardian.views import TelegramPresenter
 
 
 async def on_no_objections(
-    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
+    query: CallbackQuery,
+    callback_data: CaseCb,
+    svc: Services,
+    actor: Actor,
+    present: TelegramPresenter,
 ) -> None:
-    await hearing.state_position(svc, actor, callback_data.case_id, None)
+    await hearing.state_position(svc, actor, callback_data.case_id, None, present=present)
     await query.answer()
 
 

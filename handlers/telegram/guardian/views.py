@@ -29,6 +29,14 @@ EDITS: dict[CaseAction, Step] = {
 }
 """The summary's edit buttons and the question each asks again."""
 _EDIT_ACTIONS = {step: action for action, step in EDITS.items()}
+_CASE_ACTIONS = {
+    Act.CONFIRM: CaseAction.CONFIRM,
+    Act.AGREE: CaseAction.AGREE,
+    Act.DECLINE: CaseAction.DECLINE,
+    Act.AGAIN: CaseAction.AGAIN,
+    Act.NO_OBJECTIONS: CaseAction.NO_OBJECTIONS,
+}
+"""Choices that act on the case as a whole, and their buttons."""
 
 
 class TelegramPresenter:
@@ -105,6 +113,6 @@ def callback_data(case_id: str | None, choice: Choice) -> CallbackData:
         return CaseCb(case_id=case_id, action=CaseAction.SKIP_NOTE)
     if choice.act is Act.EDIT and choice.step in _EDIT_ACTIONS:
         return CaseCb(case_id=case_id, action=_EDIT_ACTIONS[choice.step])
-    if choice.act is Act.CONFIRM:
-        return CaseCb(case_id=case_id, action=CaseAction.CONFIRM)
+    if choice.act in _CASE_ACTIONS:
+        return CaseCb(case_id=case_id, action=_CASE_ACTIONS[choice.act])
     raise ValueError(f"no button for {choice}")
