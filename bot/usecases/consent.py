@@ -115,14 +115,17 @@ async def ask_again(
     """ "I changed my mind": show the consent request again while the case is open."""
     async with svc.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.DECLINED,))
-        return await show(session, present, actor, await notice_of(session, svc, case, guardian))
+        notice = await notice_of(session, svc, case, guardian, web=actor.web_case_id is not None)
+        return await show(session, present, actor, notice)
 
 
-async def notice_of(session: AsyncSession, svc: Services, case: Case, guardian: Guardian) -> Prompt:
-    """The notice of `case` in its guardian's language, as it was first sent."""
+async def notice_of(
+    session: AsyncSession, svc: Services, case: Case, guardian: Guardian, *, web: bool
+) -> Prompt:
+    """The notice of `case` in its guardian's language, as the chat or the page shows it."""
     lang = guardian_lang(guardian)
     school = await get_school(session, case.school_id) if case.school_id else None
-    return notice_prompt(svc, lang, case_view(svc.cipher, case, school, lang))
+    return notice_prompt(svc, lang, case_view(svc.cipher, case, school, lang), web=web)
 
 
 def _notice_seen(session: AsyncSession, svc: Services, case: Case, actor: Actor) -> None:
@@ -148,7 +151,7 @@ async def _record(
     back, not the wording shown today."""
     now = svc.clock.now()
     if of is None:
-        shown = consent_text(svc, guardian_lang(guardian))
+        shown = consent_text(svc, guardian_lang(guardian), web=actor.web_case_id is not None)
         await keep_consent_text(
             session,
             sha256=shown.sha256,
@@ -230,7 +233,6 @@ async def withdraw(
         now = svc.clock.now()
         await _record(session, svc, case, guardian, actor, message_id, "withdraw", of=agreed)
         lang = guardian_lang(guardian)
-        ground = svc.texts(lang, "ground.3")
         number = case_number(case.id)
         if CaseStatus(case.status) in BEFORE_SUBMISSION:
             apply_event(
@@ -248,31 +250,35 @@ async def withdraw(
         )
         school = await get_school(session, case.school_id) if case.school_id else None
         view = case_view(svc.cipher, case, school, lang)
-        text = svc.texts(
-            lang,
+        told = Text(
             "withdraw.after",
-            case_number=number,
-            conclusion_number=view.conclusion_number,
-            conclusion_date=view.conclusion_date.strftime("%d.%m.%Y"),
-            consent_at=local_time(svc, agreed.created_at),
-            school=view.school or svc.texts(lang, "form.empty"),
-            ground=ground,
+            {
+                "case_number": number,
+                "conclusion_number": view.conclusion_number,
+                "conclusion_date": view.conclusion_date.strftime("%d.%m.%Y"),
+                "consent_at": local_time(svc, agreed.created_at),
+                "school": view.school or Text("form.empty"),
+                "ground": Text("ground.3"),
+            },
         )
-        reply = text_message(
-            f"{actor.origin}:withdrawn", Kind.REPLY, actor.chat_id, text, case_id=case.id
-        )
-        await enqueue(session, svc.cipher, now, reply)
+        prompt = Prompt(lang, "withdrawn", (told,), case_id=case.id)
+        await show(session, present, actor, prompt)
         await tell_school_consent_withdrawn(session, svc, case, school, now)
         return False
 
 
 async def _standing_consents(session: AsyncSession, guardian: Guardian) -> list[Case]:
     """The guardian's cases whose last consent answer is still "agree"."""
-    standing = []
-    for case in await list_cases_of_guardian(session, guardian.id):
-        if CaseStatus(case.status) not in WITHDRAWABLE or case.pd_enc is None:
-            continue
-        last = await latest_consent(session, case.id)
-        if last is not None and last.choice == "agree":
-            standing.append(case)
-    return standing
+    return [
+        case
+        for case in await list_cases_of_guardian(session, guardian.id)
+        if await consent_stands(session, case)
+    ]
+
+
+async def consent_stands(session: AsyncSession, case: Case) -> bool:
+    """Whether the case's consent may be withdrawn: its last answer is "agree"."""
+    if CaseStatus(case.status) not in WITHDRAWABLE or case.pd_enc is None:
+        return False
+    last = await latest_consent(session, case.id)
+    return last is not None and last.choice == "agree"

@@ -22,7 +22,7 @@ from bot.texts import Lang
 from bot.usecases.access import Actor, web_guardian
 from bot.usecases.application import load_draft, missing_step, question, summary
 from bot.usecases.case_views import case_number
-from bot.usecases.consent import notice_of, way_back
+from bot.usecases.consent import consent_stands, notice_of, way_back
 from bot.usecases.guardian_status import status_prompt
 from bot.usecases.hearing import hearing_closed, invitation_prompt
 from bot.usecases.identity import AWAITING_GUARDIAN
@@ -64,6 +64,8 @@ class GuardianPage:
     status: CaseStatus
     prompt: Prompt
     documents: tuple[str, ...]
+    can_withdraw: bool
+    """The consent stands, so the page offers to withdraw it (as `/withdraw` does)."""
 
 
 async def _usable_link(svc: Services, raw_token: str) -> LinkToken:
@@ -164,8 +166,10 @@ async def guardian_page(svc: Services, case_id: str, lang: Lang) -> GuardianPage
             kind for kind in DOCUMENT_KINDS if await get_case_document(session, case_id, kind)
         ]
         prompt = await _waiting(session, svc, case, guardian, lang)
+        standing = await consent_stands(session, case)
     status = CaseStatus(case.status)
-    return GuardianPage(case_id, case_number(case_id), status, prompt, tuple(documents))
+    number = case_number(case_id)
+    return GuardianPage(case_id, number, status, prompt, tuple(documents), standing)
 
 
 async def _waiting(
@@ -174,7 +178,7 @@ async def _waiting(
     """The prompt the chat leaves open for the case, built by the chat's own use cases."""
     status = CaseStatus(case.status)
     if status in AWAITING_GUARDIAN:
-        return await notice_of(session, svc, case, guardian)
+        return await notice_of(session, svc, case, guardian, web=True)
     if status is CaseStatus.DECLINED:
         answered = await latest_consent(session, case.id)
         since = answered.created_at if answered else case.updated_at

@@ -30,29 +30,35 @@ class ConsentText:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def consent_text(svc: Services, lang: Lang) -> ConsentText:
+def consent_text(svc: Services, lang: Lang, *, web: bool = False) -> ConsentText:
     """The exact consent wording shown to the guardian, with the retention period in it.
 
     What the guardian agrees to includes how long the data are kept, so the period is
-    part of the text (and of its hash) rather than a footnote that may drift from it.
+    part of the text (and of its hash) rather than a footnote that may drift from it;
+    and how to withdraw it, which the web page says its own way (`web`).
     """
-    return consent_wording(svc.texts, lang, svc.settings.RETENTION_DAYS)
+    return consent_wording(svc.texts, lang, svc.settings.RETENTION_DAYS, web=web)
 
 
-def consent_wording(texts: Texts, lang: Lang, retention_days: int) -> ConsentText:
+def consent_wording(
+    texts: Texts, lang: Lang, retention_days: int, *, web: bool = False
+) -> ConsentText:
     """The consent text for a retention period, without a running service (the demo's
     reader and the tests compare what was shown with it)."""
-    return ConsentText(CONSENT_VERSION, lang, render(texts, lang, consent_part(retention_days)))
+    part = consent_part(retention_days, web=web)
+    return ConsentText(CONSENT_VERSION, lang, render(texts, lang, part))
 
 
-def consent_part(retention_days: int) -> Text:
-    """The consent wording as a prompt's part: what every channel shows and what is kept."""
+def consent_part(retention_days: int, *, web: bool = False) -> Text:
+    """The consent wording as a prompt's part: what the channel shows and what is kept."""
     period = Text(count_key("period.days", retention_days), {"n": retention_days})
-    return Text("consent.text", {"period": period})
+    withdrawal = Text("web.consent.withdrawal" if web else "consent.withdrawal")
+    return Text("consent.text", {"period": period, "withdrawal": withdrawal})
 
 
-def notice_prompt(svc: Services, lang: Lang, view: CaseView) -> Prompt:
-    """The notice: who, what the VKK concluded, the consent text, Agree / Decline."""
+def notice_prompt(svc: Services, lang: Lang, view: CaseView, *, web: bool = False) -> Prompt:
+    """The notice: who, what the VKK concluded, the consent text, Agree / Decline; `web`:
+    as the guardian's page shows it (see `consent_text`)."""
     greeting = {"m": "notice.greeting_m", "f": "notice.greeting_f", None: "notice.greeting"}
     body = Text(
         "notice.body",
@@ -71,7 +77,7 @@ def notice_prompt(svc: Services, lang: Lang, view: CaseView) -> Prompt:
     parts = (
         body,
         validity(view),
-        consent_part(svc.settings.RETENTION_DAYS),
+        consent_part(svc.settings.RETENTION_DAYS, web=web),
         Text("notice.question", {"question": Text("consent.question")}),
     )
     choices = (

@@ -50,6 +50,7 @@ class Act(StrEnum):
     DECLINE = "decline"  # refuse the notice
     AGAIN = "again"  # "I changed my mind": show the notice again after a decline
     NO_OBJECTIONS = "no_objections"  # the hearing: no position to state
+    WITHDRAW = "withdraw"  # take the consent back
 
 
 @dataclass(frozen=True)

@@ -149,10 +149,16 @@ async def _act(
         Act.AGAIN: lambda: consent.ask_again(svc, actor, case_id),
         Act.CONFIRM: lambda: submission.confirm(svc, actor, case_id),
         Act.NO_OBJECTIONS: lambda: hearing.state_position(svc, actor, case_id, None),
+        Act.WITHDRAW: lambda: _withdraw(svc, actor, case_id),
     }
     if act not in actions:
         raise DomainError("web.form_expired", f"no button {act} {step}")
     return await actions[act]()
+
+
+async def _withdraw(svc: Services, actor: Actor, case_id: str) -> None:
+    """The page then shows the way back, or the status the school now decides on."""
+    await consent.withdraw(svc, actor, case_id, None)
 
 
 @routes.post("/start")

@@ -63,10 +63,10 @@ def test_official_terms_from_the_glossary_are_used(texts: Texts) -> None:
     assert "үйде жеке тегін оқыту" in texts(Lang.KK, "help.text").lower()
     assert "индивидуальное бесплатное обучение на дому" in texts(Lang.RU, "help.text").lower()
     assert "Дербес деректерді жинауға және өңдеуге келісім" in texts(
-        Lang.KK, "consent.text", period="365 күн"
+        Lang.KK, "consent.text", period="365 күн", withdrawal=""
     )
     assert "Согласие на сбор и обработку персональных данных" in texts(
-        Lang.RU, "consent.text", period="365 дней"
+        Lang.RU, "consent.text", period="365 дней", withdrawal=""
     )
     kk_receipt = texts.catalog(Lang.KK).messages["result.accepted"]
     ru_refusal = texts.catalog(Lang.RU).messages["result.refused"]

@@ -35,6 +35,7 @@ _CASE_ACTIONS = {
     Act.DECLINE: CaseAction.DECLINE,
     Act.AGAIN: CaseAction.AGAIN,
     Act.NO_OBJECTIONS: CaseAction.NO_OBJECTIONS,
+    Act.WITHDRAW: CaseAction.WITHDRAW,
 }
 """Choices that act on the case as a whole, and their buttons."""
 
