@@ -31,12 +31,12 @@ class FooterTexts:
 FOOTERS: dict[Lang, FooterTexts] = {
     "kk": FooterTexts(
         case_label="Іс нөмірі",
-        channel="Проактивті арна (Telegram) арқылы қалыптастырылды",
+        channel="Проактивті арна арқылы қалыптастырылды",
         page="Бет",
     ),
     "ru": FooterTexts(
         case_label="Номер дела",
-        channel="Сформировано через проактивный канал (Telegram)",
+        channel="Сформировано через проактивный канал",
         page="Стр.",
     ),
 }

@@ -106,7 +106,7 @@ async def on_answer(request: web.Request) -> web.StreamResponse:
     actor = await guardian_web.act_as(svc, token, origin, page_lang(request)) if token else None
     if actor is None or actor.web_case_id is None:
         return redirect(HOME)
-    case_id, typed = actor.web_case_id, form.get("answer", form.get("position", ""))
+    case_id, typed = actor.web_case_id, form.get("answer", "")
     try:
         prompt = await _act(svc, actor, parse_choice(form.get("choice", "")), form)
     except DomainError as exc:
@@ -117,7 +117,7 @@ async def on_answer(request: web.Request) -> web.StreamResponse:
         return redirect(HOME)
     if prompt.purpose.startswith("error:"):
         return await _case_page(request, case_id, error=prompt, typed=typed)
-    return await _case_page(request, case_id, shown=prompt)
+    return await _case_page(request, case_id, shown=prompt, typed=typed)
 
 
 # What the page itself shows after these: the next question, the status, the way back.
@@ -135,7 +135,7 @@ async def _act(
     forms = (svc.sessions, svc.clock, svc.cipher, actor, case_id)
     step, act = posted.step, posted.act
     if act is None:
-        return await hearing.state_position(svc, actor, case_id, form.get("position", ""))
+        return await hearing.state_position(svc, actor, case_id, form.get("answer", ""))
     if act is Act.ANSWER and step is not None and posted.value is None:
         text = form.get("answer", "")
         return await form_answers.answer(*forms, step, text, only_asked=True)

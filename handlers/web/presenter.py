@@ -44,7 +44,6 @@ class Field:
     value: str
     maxlength: int
     multiline: bool = True
-    name: str = "answer"
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,6 @@ class WebPrompt:
     """One prompt as a page draws it."""
 
     text: Markup
-    step: str
     field: Field | None
     rows: tuple[tuple[Button, ...], ...]
     edits: tuple[Button, ...]
@@ -73,14 +71,18 @@ class WebPresenter:
 
     def page(self, prompt: Prompt) -> WebPrompt:
         shown = replace(prompt, lang=self._lang, parts=tuple(map(web_wording, prompt.parts)))
-        edits = tuple(self._button(c) for row in prompt.choices for c in row if c.act is Act.EDIT)
+        field = self._field(prompt)
+        # Beside a field, whose own button is the main answer, a choice is the other way.
+        quiet = field is not None
+        choices = [c for row in prompt.choices for c in row]
+        edits = tuple(self._button(c, quiet) for c in choices if c.act is Act.EDIT)
         rows = tuple(
-            tuple(self._button(c) for c in row if c.act is not Act.EDIT) for row in prompt.choices
+            tuple(self._button(c, quiet) for c in row if c.act is not Act.EDIT)
+            for row in prompt.choices
         )
         return WebPrompt(
             text=Markup(render_parts(self._texts, shown)),
-            step=prompt.asks.value if prompt.asks else "",
-            field=self._field(prompt),
+            field=field,
             rows=tuple(row for row in rows if row),
             edits=edits,
         )
@@ -88,11 +90,11 @@ class WebPresenter:
     def text(self, text: Text) -> Markup:
         return Markup(render(self._texts, self._lang, web_wording(text)))
 
-    def _button(self, choice: Choice) -> Button:
+    def _button(self, choice: Choice, quiet: bool) -> Button:
         label = choice.label
         shown = self.text(label) if isinstance(label, Text) else Markup.escape(label)
         value = ":".join((choice.act.value, choice.step or "", choice.value or ""))
-        return Button(value, shown, secondary=choice.act in _SECONDARY)
+        return Button(value, shown, secondary=quiet or choice.act in _SECONDARY)
 
     def _field(self, prompt: Prompt) -> Field | None:
         """The typed answer the prompt waits for: an address, a note, a school's name,

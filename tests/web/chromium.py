@@ -108,12 +108,25 @@ class Chromium:
         """Click a button or link by CSS selector, and wait for the next page."""
         from selenium.webdriver.common.by import By
 
-        self.driver.find_element(By.CSS_SELECTOR, css).click()
+        self._and_wait(self.driver.find_element(By.CSS_SELECTOR, css).click)
 
     def follow(self, text: str) -> None:
         from selenium.webdriver.common.by import By
 
-        self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click()
+        self._and_wait(self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click)
+
+    def _and_wait(self, move: Callable[[], object]) -> None:
+        """Do `move`, then wait until another document has replaced this one and loaded
+        (a click returns before the answer to its form arrives on a busy machine)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        before = self.driver.find_element(By.TAG_NAME, "html")
+        move()
+        wait = WebDriverWait(self.driver, 60)
+        wait.until(expected_conditions.staleness_of(before))
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     @property
     def path(self) -> str:
@@ -140,6 +153,25 @@ class Chromium:
 
     def forget_cookies(self) -> None:
         self.driver.delete_all_cookies()
+
+    def cookies(self) -> dict[str, str]:
+        """The browser's cookies for this site, HttpOnly ones too (to act beside it)."""
+        return {c["name"]: c["value"] for c in self.driver.get_cookies()}
+
+    def form_token(self) -> str:
+        """The CSRF token of the page's first form."""
+        from selenium.webdriver.common.by import By
+
+        return str(self.driver.find_element(By.NAME, "csrf").get_attribute("value"))
+
+    def has(self, css: str) -> bool:
+        from selenium.webdriver.common.by import By
+
+        return bool(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def focused(self) -> str:
+        """The id of the element that has the keyboard focus."""
+        return str(self.driver.execute_script("return document.activeElement.id"))
 
     # --- checks ----------------------------------------------------------------------
 

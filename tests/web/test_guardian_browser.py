@@ -1,5 +1,6 @@
 """The guardian's first pages in Debian's Chromium against a real `homeschool-bot run`:
-the SMS link, the choice, the code, the status; axe-core and screenshots on each."""
+the SMS link, the choice, the code, the notice; axe-core and screenshots on each (the
+rest of the story: `test_guardian_story`)."""
 
 from __future__ import annotations
 
@@ -59,10 +60,11 @@ async def test_guardian_browser_link_choice_code_status(
         await step(browser.fill, "code", code)
         await step(browser.press, "form.card button")
         assert browser.path == "/a/" and "Сейтқали Әлихан" in browser.text
-        await step(browser.check, "status")
+        assert "Даёте ли вы согласие?" in browser.text
+        await step(browser.check, "notice")
         await step(browser.follow, "Қазақша")
-        assert "Сіздің өтінімдеріңіз" in browser.text
-        await step(browser.check, "status-kk")
+        assert "Келісім бересіз бе?" in browser.text
+        await step(browser.check, "notice-kk")
     finally:
         await asyncio.to_thread(browser.quit)
     assert browser.problems == {}
