@@ -20,7 +20,9 @@ from bot.domain.identifiers import sex_from_iin
 from bot.domain.status import CaseStatus
 from bot.grammar import Case, ru_name
 from bot.runtime import Services
+from bot.texts import Lang
 from bot.usecases.stats import collect_stats
+from bot.usecases.web_identity import open_session, send_code
 from scheduler.jobs import run_purge_personal_data
 from storage.crypto import UndecryptableData
 from storage.models import (
@@ -32,8 +34,11 @@ from storage.models import (
     Guardian,
     GuardianStart,
     OutboxMessage,
+    SignInCode,
+    WebSession,
 )
 from storage.outbox import Kind
+from storage.repositories.web_sessions import lock_sign_in_code
 from tests.conftest import Database
 from tests.factories import make_iin, make_phone
 from tests.storage.case_setup import get_case_row, next_chat_id, open_case, outbox, update_case
@@ -252,3 +257,38 @@ async def test_purge_keeps_guardian_data_while_another_case_is_open(
     assert await rows_mentioning(database, services, [phone]) == {"guardians": 1}
     assert (await get_case_row(services, second)).pd_enc is not None
     assert (await get_case_row(services, first)).pd_enc is None
+
+
+async def test_purge_drops_ended_web_sessions_and_idle_sign_in_codes(
+    services: Services, clock: FrozenClock
+) -> None:
+    """Sessions go at their end, code rows once idle for longer than a lock lasts; a
+    locked subject keeps its row (and its lock) until the lock is over."""
+    start = clock.now()
+    async with services.sessions.begin() as session:
+        await send_code(session, services, "staff:idle", None, Lang.RU)
+        await send_code(session, services, "staff:locked", None, Lang.RU)
+        open_session(session, services, "school", timedelta(hours=8))
+        open_session(session, services, "guardian", timedelta(hours=24))
+    async with services.sessions.begin() as session:
+        locked = await lock_sign_in_code(session, "staff:locked")
+        assert locked is not None
+        locked.locked_until = start + timedelta(hours=10)
+
+    async def left() -> tuple[list[str], list[str]]:
+        async with services.sessions() as session:
+            codes = await session.scalars(select(SignInCode.subject).order_by(SignInCode.id))
+            audiences = await session.scalars(select(WebSession.audience).order_by(WebSession.id))
+            return list(codes.all()), list(audiences.all())
+
+    clock.set(start + timedelta(minutes=30))
+    await run_purge_personal_data(services)
+    assert await left() == (["staff:idle", "staff:locked"], ["school", "guardian"])
+
+    clock.set(start + timedelta(hours=9))
+    await run_purge_personal_data(services)
+    assert await left() == (["staff:locked"], ["guardian"])
+
+    clock.set(start + timedelta(hours=25))
+    await run_purge_personal_data(services)
+    assert await left() == ([], [])
