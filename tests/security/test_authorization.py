@@ -9,7 +9,9 @@ nothing and tell the caller nothing about the case.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from bot.domain.status import CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.usecases import consent, form_answers, guardian_chat, staff
-from bot.usecases.access import Actor
+from bot.usecases.access import Actor, web_guardian
 from bot.usecases.prompts import Prompt, Step, render_parts
 from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.callbacks import CaseAction
@@ -160,6 +162,29 @@ async def test_guardian_forged_button_for_another_guardians_case_is_refused_and_
         assert not any(child_name in text for text in await texts_sent_to(services, intruder))
     # The very same call by the owner is not refused as someone else's.
     await action(services, actor(OWNER), case_id, setup.school.id)
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [(status, action) for _, status, action in GUARDIAN_ACTIONS],
+    ids=[name for name, _, _ in GUARDIAN_ACTIONS],
+)
+async def test_guardian_web_session_acts_on_its_own_case_only(
+    database: Database, services: Services, status: CaseStatus, action: GuardianAction
+) -> None:
+    """A web session's actor owns the one case it was opened for: another case's
+    session is refused, and so is the owner's own Telegram id carried by it (a web
+    identity never falls back to Telegram's)."""
+    case_id, _, setup = await owner_case_in(services, status)
+    before = await snapshot(services, case_id)
+    other_session = web_guardian(str(uuid.uuid4()), "web:intruder")
+    with_owner_id = replace(other_session, telegram_user_id=OWNER, chat_id=OWNER)
+    for intruder in (other_session, with_owner_id):
+        with pytest.raises(DomainError) as refused:
+            await action(services, intruder, case_id, setup.school.id)
+        assert refused.value.text_key == "error.not_your_case"
+        assert await snapshot(services, case_id) == before
+    await action(services, web_guardian(case_id, "web:owner"), case_id, setup.school.id)
 
 
 STATUS_OF_ONE_CASE = ["status.header", "status.item"]
