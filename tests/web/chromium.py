@@ -115,6 +115,21 @@ class Chromium:
 
         self._and_wait(self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click)
 
+    def keyboard(self, css: str) -> None:
+        """Reach the element by Tab alone, as a keyboard user does, and press Enter."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        target = self.driver.find_element(By.CSS_SELECTOR, css)
+        for _ in range(40):
+            ActionChains(self.driver).send_keys(Keys.TAB).perform()
+            if self.driver.switch_to.active_element == target:
+                press = ActionChains(self.driver).send_keys(Keys.ENTER).perform
+                self._and_wait(press)
+                return
+        raise AssertionError(f"{css} cannot be reached by Tab")
+
     def _and_wait(self, move: Callable[[], object]) -> None:
         """Do `move`, then wait until another document has replaced this one and loaded
         (a click returns before the answer to its form arrives on a busy machine)."""

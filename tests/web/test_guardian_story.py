@@ -222,7 +222,7 @@ async def test_guardian_story_ru_ends_in_refusal_after_the_hearing(scene: Scene)
         await press(browser, "again::")
         assert "Даёте ли вы согласие?" in browser.text
         await step(browser.check, "notice-again")
-        await press(browser, "agree::")
+        await step(browser.keyboard, "button[value='agree::']")
 
         assert "Адрес проживания ребёнка" in browser.text
         await answer(browser, "address", ADDRESS_RU)
