@@ -23,7 +23,7 @@ from bot.runtime import Services
 from bot.usecases import consent, form_answers, guardian_web, hearing, submission
 from bot.usecases.access import Actor
 from bot.usecases.guardian_web import GUARDIAN_SESSION
-from bot.usecases.prompts import Act, Prompt, Step
+from bot.usecases.prompts import Act, Prompt
 from handlers.web.context import SERVICES
 from handlers.web.presenter import Posted, WebPresenter, parse_choice
 from handlers.web.render import error_page, page_lang, redirect, render
@@ -113,17 +113,17 @@ async def on_answer(request: web.Request) -> web.StreamResponse:
         if exc.text_key not in FIELD_PROBLEMS:
             raise
         return await _case_page(request, case_id, error=exc, typed=typed)
-    if prompt is None or prompt.purpose in _ANSWERED:
-        return redirect(HOME)
-    if prompt.purpose.startswith("error:"):
+    if prompt is not None and prompt.purpose.startswith("error:"):
         return await _case_page(request, case_id, error=prompt, typed=typed)
-    return await _case_page(request, case_id, shown=prompt, typed=typed)
+    if prompt is not None and prompt.purpose in _SHOWN_AS_ANSWERED:
+        return await _case_page(request, case_id, shown=prompt, typed=typed)
+    return redirect(HOME)
 
 
-# What the page itself shows after these: the next question, the status, the way back.
-_ANSWERED = frozenset({"submitted", "declined", "hearing_position"}) | {
-    f"ask:{step.value}" for step in Step
-}
+# Answers the case's page cannot show by itself: the schools found, the notice again
+# after a decline (the case stays declined until the guardian agrees). After any other
+# answer the page shows what the case waits for now.
+_SHOWN_AS_ANSWERED = frozenset({"schools", "notice"})
 
 
 async def _act(
