@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import open_services
+from bot.assembly import open_services
 from bot.settings import Settings
 from bot.signals import VkkSignal
 from bot.usecases.intake import accept_signals

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.status import FINAL_STATUSES, CaseStatus
-from bot.fsm_storage import bound_redis_dialogs
 from bot.runtime import Services
 from storage.models import Case
+from storage.redis_dialogs import bound_redis_dialogs
 from storage.repositories import purge as repo
 from storage.repositories.audit import add_audit_event
 from storage.repositories.cases import lock_case
@@ -131,5 +131,9 @@ async def purge_housekeeping(svc: Services) -> HousekeepingResult:
     async with svc.sessions.begin() as session:
         payloads = await repo.erase_old_outbox_payloads(session, cutoff)
         dialogs = await repo.delete_stale_dialogs(session, cutoff)
-    bounded = await bound_redis_dialogs(svc.settings) if svc.settings.REDIS_URL else 0
+    bounded = (
+        await bound_redis_dialogs(svc.settings.REDIS_URL, svc.settings.RETENTION_DAYS)
+        if svc.settings.REDIS_URL
+        else 0
+    )
     return HousekeepingResult(payloads, dialogs, redis_dialogs_bounded=bounded)
