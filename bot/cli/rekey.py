@@ -1,14 +1,21 @@
-"""`homeschool-bot rekey`: re-encrypt stored personal data under the first DATA_KEY key."""
+"""`homeschool-bot rekey`: re-encrypt stored personal data under the first DATA_KEY key.
+
+The staff prompts it rewrites are aiogram's FSM records, so aiogram is imported first
+through `bot.aiogram_import` (its Telegram types built on first use), then the use case.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from bot.assembly import open_services
 from bot.settings import Settings
-from bot.usecases.rekey import RekeyReport, rekey_personal_data
+
+if TYPE_CHECKING:
+    from bot.usecases.rekey import RekeyReport
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,5 +38,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _rekey(settings: Settings) -> RekeyReport:
+    from bot.aiogram_import import import_aiogram_lazily
+
+    import_aiogram_lazily()
+    from bot.usecases.rekey import rekey_personal_data
+
     async with open_services(settings) as svc:
         return await rekey_personal_data(svc)
