@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import open_services
+from bot.assembly import open_services
 from bot.settings import Settings
 from bot.signals import VkkSignal
 from bot.usecases.intake import accept_signals
@@ -73,10 +73,19 @@ def get(url: str) -> bytes | None:
         return None
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU the process has used so far (less noisy than wall time here)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(
     cmd: list[str], port: int, env: dict[str, str], cwd: Path
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Spawn and wait for /healthz; return the process and the seconds it took."""
+    """Spawn and wait for /healthz; return the process and the seconds it took.
+
+    Also prints the CPU seconds the process used until then.
+    """
     began = time.monotonic()
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -87,7 +96,10 @@ def start(
                 f"{cmd} exited: {proc.stderr.read().decode() if proc.stderr else ''}"
             )
         time.sleep(0.02)
-    return proc, time.monotonic() - began
+    took = time.monotonic() - began
+    print(f"  {cmd[-1] if cmd[-1] == 'run' else 'bare'}: /healthz after {took:.2f} s, "
+          f"{cpu_s(proc.pid):.2f} s CPU")  # fmt: skip
+    return proc, took
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -37,7 +37,7 @@ import_aiogram_lazily()
 from cryptography.fernet import Fernet
 
 from benchmarks.intake import free_port
-from bot.app import open_services
+from bot.assembly import open_services
 from bot.settings import Settings
 from bot.signals import VkkSignal
 from bot.usecases.intake import accept_signals

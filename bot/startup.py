@@ -12,9 +12,9 @@ import errno
 import os
 import re
 import socket
+import sys
 from pathlib import Path
 
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -58,7 +58,7 @@ def database_unusable(settings: Settings, exc: BaseException) -> StartupError:
 def migration_failed(settings: Settings, exc: BaseException) -> StartupError:
     """Bringing the schema to the latest revision failed; nothing was changed by it."""
     cause = cause_of(exc)
-    if isinstance(exc, CommandError) and "locate revision" in cause:
+    if _alembic_refused(exc) and "locate revision" in cause:
         cause += ", a revision of a newer release: run that release, or restore a backup"
     return StartupError(
         "DATABASE_URL",
@@ -93,7 +93,14 @@ def key_file_unusable(settings: Settings, exc: OSError) -> StartupError:
 
 def is_startup_failure(exc: BaseException) -> bool:
     """Errors of the database, its driver or the file system, never a bug of ours."""
-    return isinstance(exc, SQLAlchemyError | OSError | CommandError)
+    return isinstance(exc, SQLAlchemyError | OSError) or _alembic_refused(exc)
+
+
+def _alembic_refused(exc: BaseException) -> bool:
+    """Alembic's CommandError, without importing Alembic: a start that did not need to
+    migrate never loaded it, and then `exc` cannot be one."""
+    alembic_errors = sys.modules.get("alembic.util.exc")
+    return alembic_errors is not None and isinstance(exc, alembic_errors.CommandError)
 
 
 def cause_of(exc: BaseException) -> str:

@@ -12,16 +12,13 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseEventIsolation
-from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.fsm_storage import StaffChatsOnly, build_fsm_storage
+from bot.fsm_storage import StaffChatsOnly, build_fsm_storage, event_isolation
 from bot.response_models import KeepResponseModels
 from bot.runtime import Services
 from bot.texts import Lang
@@ -62,9 +59,7 @@ def build_bot(svc: Services) -> Bot:
 def build_dispatcher(svc: Services) -> Dispatcher:
     """Routers in priority order; one user's updates run one at a time (event isolation)."""
     storage = build_fsm_storage(svc.settings, svc.sessions, svc.cipher, svc.clock)
-    isolation: BaseEventIsolation = (
-        storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
-    )
+    isolation = event_isolation(storage)
     present = TelegramPresenter(svc.texts, svc.cipher, svc.clock)
     dp = Dispatcher(
         storage=StaffChatsOnly(storage), events_isolation=isolation, svc=svc, present=present
@@ -202,6 +197,9 @@ class TelegramRunner:
             ),
             name="telegram-polling",
         )
+        # Let the task take the dispatcher's running lock now: a SIGTERM right after the
+        # start would otherwise find polling "not started" and stop with a traceback.
+        await asyncio.sleep(0)
         log.info("Telegram bot @%s: long polling", me.username)
 
     @property

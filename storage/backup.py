@@ -7,7 +7,7 @@ writer go on meanwhile), and it is compact. The copy is checked with
 `PRAGMA integrity_check` before it takes the target's name, and it is created 0600 since
 it holds (encrypted) personal data and the pseudonymous case ids.
 
-Every process that opens a SQLite database through `bot.app.open_services` holds a
+Every process that opens a SQLite database through `bot.assembly.open_services` holds a
 shared `flock` on `<database>.lock`; `restore` takes it exclusively, so it refuses while
 any of them runs, and a process starting during a restore refuses to start. The kernel
 drops the lock when a process dies, even on SIGKILL, so a crash never leaves it behind.
@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 
 from storage.migrate import alembic_config
@@ -130,6 +128,10 @@ _REVISION_QUERY = "SELECT version_num FROM alembic_version"
 def _check_known(path: Path, revision: str | None) -> None:
     if revision is None:
         return
+    # Alembic only here: `run` and every command open the database through this module.
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     try:
         ScriptDirectory.from_config(alembic_config()).get_revision(revision)
     except CommandError:

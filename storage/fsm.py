@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.crypto import DataCipher
 from storage.models.fsm import FsmRecord
+from storage.redis_dialogs import FSM_PREFIX
 
 KEY_MAX_LENGTH = 200  # FsmRecord.key is String(200)
-FSM_PREFIX = "fsm"
 
 
 def fsm_key_builder() -> DefaultKeyBuilder:

@@ -33,7 +33,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.app import open_services
+from bot.assembly import open_services
 from bot.runtime import Services
 from bot.settings import Settings
 from tests.conftest import NO_POSTGRES, postgres_url

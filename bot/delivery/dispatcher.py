@@ -34,17 +34,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
-from aiogram import Bot
 
 from bot.delivery.circuits import GET_ME, TELEGRAM, ChannelHealth, Circuit, destination_of
 from bot.delivery.claims import Claim, claim_due, recover_orphans, release
 from bot.delivery.leader import SenderLock
 from bot.delivery.outcomes import DeliveryCounters, DeliveryHooks, Hold, RowDelivery
 from bot.delivery.pacing import TelegramPacer
-from bot.delivery.senders import ChannelDown, Senders, Undeliverable
+from bot.delivery.senders import ChannelDown, NoBot, Senders, TelegramChannel, Undeliverable
 from bot.runtime import Services
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ class OutboxDispatcher:
         self._hooks = hooks
         rate = svc.settings.TELEGRAM_RATE_PER_S
         self._pacer = TelegramPacer(rate, clock=monotonic)
-        self._senders = Senders(svc, bot, http)
+        self._senders = Senders(svc, _telegram_channel(svc, bot), http)
         self.health = ChannelHealth(monotonic, on_close=self._destination_back)
         self._escalate_after_s = svc.settings.OUTAGE_ESCALATION_AFTER_S
         self._on_telegram_back = on_telegram_back
@@ -433,3 +436,12 @@ async def _logged(work: Awaitable[None]) -> None:
         await work
     except Exception:
         log.exception("outbox: work about an outage failed")
+
+
+def _telegram_channel(svc: Services, bot: Bot | None) -> TelegramChannel:
+    """aiogram's sender for a bot; without one, aiogram is not imported at all."""
+    if bot is None:
+        return NoBot()
+    from bot.delivery.telegram_sender import TelegramSender
+
+    return TelegramSender(svc, bot)

@@ -30,39 +30,17 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.types import (
-    BufferedInputFile,
-    ForceReply,
-    InlineKeyboardMarkup,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-)
 
 from bot.errors import DeliveryError
 from bot.runtime import Services
 from bot.signing import signed_headers, url_target
-from handlers.telegram.views import inline_markup
-from storage.models import Document, School
+from storage.models import School
 from storage.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 
 HTTP_TIMEOUT_S = 10.0
-TELEGRAM_TIMEOUT_S = 30
-PROBE_TIMEOUT_S = 5
-ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 
 class Undeliverable(StrEnum):
@@ -91,92 +69,29 @@ class PermanentFailure(DeliveryError):
         self.reason = reason
 
 
-def _short(text: str, limit: int = 300) -> str:
+def short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_reply_markup(data: dict[str, Any]) -> ReplyMarkup:
-    """Turn a stored reply_markup dict into the aiogram type it describes."""
-    if "inline_keyboard" in data:
-        return InlineKeyboardMarkup.model_validate(data)
-    if "keyboard" in data:
-        return ReplyKeyboardMarkup.model_validate(data)
-    if "remove_keyboard" in data:
-        return ReplyKeyboardRemove.model_validate(data)
-    if "force_reply" in data:
-        return ForceReply.model_validate(data)
-    raise PermanentFailure("unknown reply_markup shape", Undeliverable.INVALID)
+class TelegramChannel(Protocol):
+    """Bot API calls: `bot.delivery.telegram_sender`, or `NoBot` without BOT_TOKEN."""
+
+    async def send(self, payload: TelegramPayload) -> int: ...
+
+    async def probe(self) -> None: ...
 
 
-class TelegramSender:
-    """Bot API calls through aiogram; maps Telegram's answers to delivery outcomes."""
+class NoBot:
+    """The Telegram channel of a service without BOT_TOKEN: rows wait, probes fail.
 
-    def __init__(self, svc: Services, bot: Bot | None) -> None:
-        self._svc = svc
-        self._bot = bot
+    A separate class so that an HTTP-only service never imports aiogram.
+    """
 
     async def send(self, payload: TelegramPayload) -> int:
-        """Make the call; return the new message's id."""
-        if self._bot is None:
-            raise DeliveryError("no Telegram bot is configured", retryable=True)
-        params = dict(payload.params)
-        markup = params.get("reply_markup")
-        if payload.choices:
-            params["reply_markup"] = inline_markup(payload.choices)
-        elif isinstance(markup, dict):
-            params["reply_markup"] = parse_reply_markup(markup)
-        try:
-            if payload.method == "sendMessage":
-                message = await self._bot.send_message(**params, request_timeout=TELEGRAM_TIMEOUT_S)
-            elif payload.method == "sendDocument":
-                document = await self._document(payload)
-                message = await self._bot.send_document(
-                    document=document, **params, request_timeout=TELEGRAM_TIMEOUT_S
-                )
-            else:
-                raise PermanentFailure("unsupported Bot API method", Undeliverable.INVALID)
-        except TelegramAPIError as error:
-            raise telegram_failure(error) from error
-        except ClientDecodeError as error:  # not Telegram's JSON: a proxy in front failed
-            raise ChannelDown(
-                f"telegram answered no JSON: {type(error.original).__name__}"
-            ) from error
-        return message.message_id
+        raise DeliveryError("no Telegram bot is configured", retryable=True)
 
     async def probe(self) -> None:
-        """getMe: raise ChannelDown unless the Bot API answers."""
-        if self._bot is None:
-            raise ChannelDown("no Telegram bot is configured")
-        try:
-            await self._bot.get_me(request_timeout=PROBE_TIMEOUT_S)
-        except (TelegramAPIError, ClientDecodeError) as error:
-            raise ChannelDown(_short(f"telegram getMe: {type(error).__name__}")) from error
-
-    async def _document(self, payload: TelegramPayload) -> BufferedInputFile:
-        if payload.document_id is None:
-            raise PermanentFailure("sendDocument without document_id", Undeliverable.INVALID)
-        async with self._svc.sessions() as session:
-            document = await session.get(Document, payload.document_id)
-        if document is None or document.content_enc is None:
-            raise PermanentFailure("document is missing or purged", Undeliverable.INVALID)
-        content = self._svc.cipher.decrypt_bytes(document.content_enc)
-        return BufferedInputFile(content, filename=payload.filename or f"{document.kind}.pdf")
-
-
-def telegram_failure(error: TelegramAPIError) -> DeliveryError:
-    """Classify a Bot API error: flood control, permanent, or worth another attempt."""
-    detail = _short(f"telegram {type(error).__name__}: {error.message}")
-    if isinstance(error, TelegramNetworkError | TelegramServerError):
-        return ChannelDown(detail)
-    if isinstance(error, TelegramRetryAfter):
-        return DeliveryError(detail, retryable=True, retry_after=float(error.retry_after))
-    if isinstance(error, TelegramForbiddenError):
-        return PermanentFailure(detail, Undeliverable.BLOCKED)
-    if isinstance(error, TelegramMigrateToChat):
-        return PermanentFailure(detail, Undeliverable.CHAT_MIGRATED)
-    if isinstance(error, TelegramBadRequest) and "chat not found" in error.message.lower():
-        return PermanentFailure(detail, Undeliverable.CHAT_NOT_FOUND)
-    return DeliveryError(detail, retryable=True)
+        raise ChannelDown("no Telegram bot is configured")
 
 
 class WebhookSender:
@@ -240,8 +155,8 @@ async def _post(http: httpx.AsyncClient, what: str, url: str, **kwargs: Any) -> 
 class Senders:
     """The three channels behind one call."""
 
-    def __init__(self, svc: Services, bot: Bot | None, http: httpx.AsyncClient) -> None:
-        self.telegram = TelegramSender(svc, bot)
+    def __init__(self, svc: Services, telegram: TelegramChannel, http: httpx.AsyncClient) -> None:
+        self.telegram = telegram
         self.webhook = WebhookSender(svc, http)
         self.sms = SmsSender(svc, http)
 

@@ -75,7 +75,9 @@ class Guardian:
         """Answer the bot until the application is filed; return the message with its PDF."""
         say = self._scene.say
         reactions = {
-            "start.language_told": None,  # Telegram's interface language is the story's
+            # Telegram's interface language is the story's: the greeting names it and
+            # asks for the phone in the same message.
+            "start.language_told": self._share_phone,
             "identity.ask_contact": self._share_phone,
             "consent.question": self._button(say("consent.agree_button")),
             "form.ask_grade": self._button(say("form.grade_button", grade=4)),

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.status import FINAL_STATUSES, CaseStatus
-from bot.fsm_storage import bound_redis_dialogs
 from bot.runtime import Services
 from bot.usecases.web_identity import LOCK_TIME
 from storage.models import Case
+from storage.redis_dialogs import bound_redis_dialogs
 from storage.repositories import purge as repo
 from storage.repositories.audit import add_audit_event
 from storage.repositories.cases import lock_case
@@ -139,5 +139,9 @@ async def purge_housekeeping(svc: Services) -> HousekeepingResult:
         dialogs = await repo.delete_stale_dialogs(session, cutoff)
         sessions = await end_expired_sessions(session, now)
         codes = await delete_idle_sign_in_codes(session, now - LOCK_TIME, now)
-    bounded = await bound_redis_dialogs(svc.settings) if svc.settings.REDIS_URL else 0
+    bounded = (
+        await bound_redis_dialogs(svc.settings.REDIS_URL, svc.settings.RETENTION_DAYS)
+        if svc.settings.REDIS_URL
+        else 0
+    )
     return HousekeepingResult(payloads, dialogs, bounded, sessions, codes)

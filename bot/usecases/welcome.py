@@ -13,10 +13,10 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Services
-from bot.texts import DEFAULT_LANG, Lang, parse_lang
+from bot.texts import DEFAULT_LANG, Lang, Texts, parse_lang
 from bot.usecases.access import Actor, guardian_lang
 from bot.usecases.guardian_status import status_prompt
-from bot.usecases.prompts import Act, Choice, Present, Prompt, Text, say, show
+from bot.usecases.prompts import Act, Choice, Present, Prompt, Text, render, say, show
 from storage.models import Guardian, GuardianStart
 from storage.outbox import OUTBOX_DIRTY, Kind
 from storage.repositories.guardians import get_guardian_by_telegram
@@ -49,9 +49,11 @@ async def start(
 ) -> None:
     """`/start`: a linked guardian sees their cases; anyone else is asked for the phone.
 
-    The language Telegram reports (kk or ru) is taken and named in the first message with
-    a one-tap switch, so a first-time guardian does not spend an action on it; only an
-    interface language that is neither is asked about. A deep link's token is kept (as
+    The language Telegram reports (kk or ru) is taken and named in the first message,
+    which also asks for the phone and offers the other language in one tap, so a
+    first-time guardian spends no action on the language and waits for one message, not
+    two (a private chat takes one message a second); only an interface language that is
+    neither is asked about. A deep link's token is kept (as
     its hash) until the phone is shared, which alone decides whether it links.
     """
     async with svc.sessions.begin() as session:
@@ -70,15 +72,8 @@ async def start(
             row.asked = "language"
             await show(session, present, actor, languages_prompt(DEFAULT_LANG))
             return
-        row.language = told.value
-        told_prompt = Prompt(
-            lang=told,
-            purpose="language_told",
-            parts=(Text("start.language_told"),),
-            choices=((_language_choice(_other(told)),),),
-        )
-        await show(session, present, actor, told_prompt)
-        await _ask_contact(session, actor, row, told, present)
+        row.language, row.asked = told.value, "contact"
+        await show(session, present, actor, greeting_prompt(told))
 
 
 async def offer_languages(svc: Services, actor: Actor, *, present: Present | None = None) -> None:
@@ -114,7 +109,11 @@ def languages_prompt(lang: Lang) -> Prompt:
 
 def _language_choice(lang: Lang) -> Choice:
     """A language labelled in itself."""
-    return Choice(Act.LANGUAGE, Text(f"language.{lang.value}_button", lang=lang), value=lang)
+    return Choice(Act.LANGUAGE, _label(lang), value=lang)
+
+
+def _label(lang: Lang) -> Text:
+    return Text(f"language.{lang.value}_button", lang=lang)
 
 
 def _other(lang: Lang) -> Lang:
@@ -123,8 +122,30 @@ def _other(lang: Lang) -> Lang:
 
 def phone_prompt(lang: Lang, purpose: str, key: str) -> Prompt:
     """`key` with the one button that shares the own phone number."""
-    share = Choice(Act.SHARE_PHONE, Text("identity.contact_button"))
-    return Prompt(lang=lang, purpose=purpose, parts=(Text(key),), choices=((share,),))
+    return Prompt(lang=lang, purpose=purpose, parts=(Text(key),), choices=((_share_phone(),),))
+
+
+def greeting_prompt(lang: Lang) -> Prompt:
+    """The first message to a chat whose language Telegram told: the channel, the
+    language taken, the request for the phone, and the switch to the other language."""
+    other = _other(lang)
+    parts = (
+        Text("start.language_told"),
+        Text("identity.ask_contact"),
+        Text("start.switch_language", lang=other),
+    )
+    choices = ((_share_phone(),), (_language_choice(other),))
+    return Prompt(lang=lang, purpose="greeting", parts=parts, choices=choices)
+
+
+def language_of_button(texts: Texts, label: str | None) -> Lang | None:
+    """The language whose button is labelled `label`: a button of the phone's keyboard
+    sends its label as text, so that is how its tap arrives."""
+    return next((lang for lang in Lang if label == render(texts, lang, _label(lang))), None)
+
+
+def _share_phone() -> Choice:
+    return Choice(Act.SHARE_PHONE, Text("identity.contact_button"))
 
 
 async def _ask_contact(

@@ -134,7 +134,7 @@ async def forged_repeated_and_old_buttons_get_a_toast(stack: Stack, school_bin: 
         assert (await toast(stack, await alice.press(text, message))).text == stale, text
     assert (await load_case(stack, mine)).status == "submitted"
     assert len(await documents(stack, mine)) == 1
-    assert len(chat_texts(stack, bob.chat_id)) == 4  # language, contact, linked, notice
+    assert len(chat_texts(stack, bob.chat_id)) == 3  # greeting with the phone, linked, notice
     generic = kk(stack, "error.generic")
     assert generic not in chat_texts(stack, alice.chat_id) + chat_texts(stack, bob.chat_id)
 

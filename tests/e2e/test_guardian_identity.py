@@ -65,7 +65,6 @@ async def linked_user_id(stack: Stack, telegram_user_id: int) -> int | None:
 async def open_bot_and_share_phone(stack: Stack, user: UserHandle, token: str | None) -> None:
     """`/start [token]` (Kazakh, as Telegram reports), then the own phone."""
     await user.send_command("/start", token)
-    await stack.next_message(user.chat_id, shown(stack, "kk", "start.language_told"))
     await stack.next_message(user.chat_id, shown(stack, "kk", "identity.ask_contact"))
     await user.share_contact()
 
@@ -152,7 +151,6 @@ async def someone_elses_contact_links_nothing_and_reveals_nothing(stack: Stack) 
     assert created["status"] == "awaiting_link"
 
     await user.send_command("/start")
-    await stack.next_message(user.chat_id, shown(stack, "kk", "start.language_told"))
     await stack.next_message(user.chat_id, shown(stack, "kk", "identity.ask_contact"))
     await user.send_text(phone)
     await stack.next_message(user.chat_id, shown(stack, "kk", "identity.use_button"))
@@ -160,7 +158,7 @@ async def someone_elses_contact_links_nothing_and_reveals_nothing(stack: Stack) 
     refused = await stack.next_message(user.chat_id, shown(stack, "kk", "identity.not_own_contact"))
     assert refused.buttons() == [shown(stack, "kk", "identity.contact_button")]
     before_match = chat_texts(stack, user.chat_id)
-    assert len(before_match) == 4
+    assert len(before_match) == 3
     assert [d for d in medical_details(payload) if d in "\n".join(before_match)] == []
     assert await linked_user_id(stack, user.id) is None
     assert await outbox_rows(stack, case_id, kind="notice") == []

@@ -44,7 +44,7 @@ async def test_webhook_mode_registers_checks_secret_and_answers_updates(tmp_path
         user = stack.emu.user(first_name="Айгүл", language_code="kk", phone="+77011239911")
         await user.send_command("/start")
         prompt = await stack.next_message(user.chat_id, "қазақ тілінде жіберіледі")
-        assert prompt.buttons() == ["Русский язык"]
+        assert prompt.buttons() == ["📱 Нөмірді жіберу", "Русский язык"]
 
         async with aiohttp.ClientSession() as http:
             forged = {

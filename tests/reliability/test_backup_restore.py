@@ -64,11 +64,10 @@ DELIVERY_S = 60.0
 COMMAND_TIMEOUT_S = 180.0
 WAITING = ("pending", "retry", "sending")
 # `python -m bot backup PATH`, importing first and going on a line of standard input. The
-# CLI imports a command's code when it runs, so the backup's own modules (and aiogram,
-# which every storing command loads) are imported here, before the burst.
+# CLI imports a command's code when it runs, so the backup's own modules are imported
+# here, before the burst.
 ARMED_BACKUP = (
-    "import sys, bot.cli, bot.aiogram_import; bot.aiogram_import.import_aiogram_lazily(); "
-    "import bot.cli_backup, bot.logs, bot.settings; print('ready', flush=True); "
+    "import sys, bot.cli, bot.cli.backup, bot.logs, bot.settings; print('ready', flush=True); "
     "sys.stdin.readline(); sys.exit(bot.cli.main(sys.argv[1:]))"
 )
 

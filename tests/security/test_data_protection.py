@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.app import build_cipher
+from bot.assembly import build_cipher
 from bot.clock import FrozenClock
 from bot.domain.status import CaseStatus
 from bot.runtime import Services

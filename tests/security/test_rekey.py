@@ -12,7 +12,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from bot.app import build_cipher, open_services
+from bot.assembly import build_cipher, open_services
 from bot.cli import main
 from bot.fsm_storage import build_fsm_storage
 from bot.runtime import Services

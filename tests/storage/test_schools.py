@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from bot.cli import main
-from bot.cli_schools import RegistryFileError, import_summary, read_registry
+from bot.cli.schools import RegistryFileError, import_summary, read_registry
 from bot.clock import FrozenClock
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services

@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.runtime import Services
+from bot.texts import Lang
 from bot.usecases import identity, welcome
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import LangCb
@@ -44,6 +45,18 @@ async def on_language_chosen(
     await welcome.choose_language(svc, actor, callback_data.code, present=present)
 
 
+def language_button(message: Message, svc: Services) -> dict[str, Lang] | bool:
+    """A tap on a language button of the phone's keyboard: its label, sent as text."""
+    lang = welcome.language_of_button(svc.texts, message.text)
+    return {"lang": lang} if lang is not None else False
+
+
+async def on_language_tapped(
+    message: Message, lang: Lang, svc: Services, actor: Actor, present: TelegramPresenter
+) -> None:
+    await welcome.choose_language(svc, actor, lang.value, present=present)
+
+
 async def on_contact(
     message: Message, svc: Services, actor: Actor, present: TelegramPresenter
 ) -> None:
@@ -64,4 +77,5 @@ def build_router() -> Router:
     router.message.register(on_language_command, Command("language"))
     router.callback_query.register(on_language_chosen, LangCb.filter())
     router.message.register(on_contact, F.contact)
+    router.message.register(on_language_tapped, F.text, language_button)
     return router

@@ -69,35 +69,42 @@ class TelegramPresenter:
         )  # fmt: skip
 
     def buttons(self, prompt: Prompt) -> list[list[Button]]:
-        """The prompt's choices as inline buttons, row by row."""
+        """The prompt's choices as inline buttons, row by row; none when it asks for the
+        phone: a message carries one keyboard, and the phone button is a keyboard button."""
+        if _asks_phone(prompt):
+            return []
         return [
             [(self.label(prompt, c), callback_data(prompt.case_id, c)) for c in row]
             for row in prompt.choices
-            if all(c.act is not Act.SHARE_PHONE for c in row)
         ]
 
     def keyboard(self, prompt: Prompt) -> dict[str, Any]:
-        """The reply keyboard: the phone button when the prompt asks for it, else none.
+        """The reply keyboard: the phone button (and the prompt's other choices, the
+        languages, whose tap sends their label) when the prompt asks for the phone, else none.
 
         A message without it takes away a phone keyboard that may linger, so the
         guardian's letter keyboard shows again.
         """
-        for row in prompt.choices:
-            for choice in row:
-                if choice.act is Act.SHARE_PHONE:
-                    button = {"text": self.label(prompt, choice), "request_contact": True}
-                    keyboard = [[button]]
-                    return {
-                        "keyboard": keyboard,
-                        "resize_keyboard": True,
-                        "one_time_keyboard": True,
-                    }
-        return REMOVE_KEYBOARD
+        if not _asks_phone(prompt):
+            return REMOVE_KEYBOARD
+        keyboard = [[self._key(prompt, choice) for choice in row] for row in prompt.choices]
+        return {"keyboard": keyboard, "resize_keyboard": True, "one_time_keyboard": True}
+
+    def _key(self, prompt: Prompt, choice: Choice) -> dict[str, Any]:
+        if choice.act is Act.SHARE_PHONE:
+            return {"text": self.label(prompt, choice), "request_contact": True}
+        if choice.act is not Act.LANGUAGE:
+            raise ValueError(f"no keyboard button for {choice}")
+        return {"text": self.label(prompt, choice)}
 
     def label(self, prompt: Prompt, choice: Choice) -> str:
         if isinstance(choice.label, str):
             return choice.label
         return render(self._texts, prompt.lang, choice.label)
+
+
+def _asks_phone(prompt: Prompt) -> bool:
+    return any(choice.act is Act.SHARE_PHONE for row in prompt.choices for choice in row)
 
 
 def callback_data(case_id: str | None, choice: Choice) -> CallbackData:

@@ -27,7 +27,7 @@ from storage.migrate import upgrade_to_head
 from storage.session import create_engine
 
 
-def run_backup_command(args: argparse.Namespace, settings: Settings) -> int:
+def main(args: argparse.Namespace, settings: Settings) -> int:
     """Run `backup` or `restore`; exit code 2 when it cannot be done, nothing changed."""
     database = sqlite_file(settings.DATABASE_URL)
     if database is None:

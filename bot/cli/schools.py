@@ -1,4 +1,4 @@
-"""`homeschool-bot schools import|invite|key` and `stats`: file reading, running, printing.
+"""`homeschool-bot schools import|invite|key`: file reading, running, printing.
 
 Their arguments are declared in `bot.cli`, which imports this module only to run one.
 """
@@ -12,7 +12,7 @@ import io
 import sys
 from pathlib import Path
 
-from bot.app import open_services
+from bot.assembly import open_services
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.settings import Settings
@@ -23,17 +23,16 @@ from bot.usecases.registry import (
     registry_header_problem,
 )
 from bot.usecases.schools import create_school_invite, issue_school_api_key
-from bot.usecases.stats import collect_stats, format_stats
 
 
 class RegistryFileError(Exception):
     """The file cannot be read as a registry at all (exit code 2)."""
 
 
-def run_school_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `schools ...` or `stats` and return the process exit code."""
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `schools import|invite|key` and return the process exit code."""
     lines: list[RegistryLine] = []
-    if args.command == "schools" and args.schools_action == "import":
+    if args.schools_action == "import":
         try:
             lines = read_registry(args.file)
         except RegistryFileError as exc:
@@ -44,9 +43,6 @@ def run_school_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings, lines: list[RegistryLine]) -> int:
     async with open_services(settings) as svc:
-        if args.command == "stats":
-            _out(format_stats(await collect_stats(svc)))
-            return 0
         if args.schools_action == "import":
             return await _import(svc, args.file, lines)
         try:

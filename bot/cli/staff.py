@@ -1,7 +1,6 @@
 """`homeschool-bot schools staff add|remove|list`: the accounts of the web inbox.
 
-The arguments are declared with the standard library only (`add_staff_parser`, called
-by `bot.cli`); the rest is imported when the command runs.
+The arguments are declared in `bot.cli`, which imports this module only to run one.
 """
 
 from __future__ import annotations
@@ -9,43 +8,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
-    from bot.usecases.staff_accounts import StaffListing
-
-
-def add_staff_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Declare `schools staff ...` under the `schools` command."""
-    staff = actions.add_parser("staff", help="accounts that sign in to the web inbox at /school")
-    verbs = staff.add_subparsers(dest="staff_action", required=True, metavar="ACTION")
-    add = verbs.add_parser("add", help="give a person an account (signs in by phone + SMS code)")
-    add.add_argument("bin", metavar="BIN")
-    add.add_argument("--name", required=True, help="the person's full name (shown on decisions)")
-    add.add_argument("--phone", required=True, help="their mobile number, e.g. +77011234567")
-    add.add_argument(
-        "--authority",
-        action="store_true",
-        help="the school's local education authority: read-only, the overdue cases of its schools",
-    )
-    remove = verbs.add_parser("remove", help="end an account and its sessions at once")
-    remove.add_argument("bin", metavar="BIN")
-    remove.add_argument("--phone", required=True)
-    listing = verbs.add_parser("list", help="the school's accounts")
-    listing.add_argument("bin", metavar="BIN")
+from bot.assembly import open_services
+from bot.errors import DomainError
+from bot.settings import Settings
+from bot.usecases import staff_accounts
+from bot.usecases.staff_accounts import StaffListing
 
 
-def run_staff_command(args: argparse.Namespace, settings: Settings) -> int:
+def main(args: argparse.Namespace, settings: Settings) -> int:
     """Run `schools staff ...`; exit code 1 when a rule refused (message on stderr)."""
     return asyncio.run(_run(args, settings))
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_services
-    from bot.errors import DomainError
-    from bot.usecases import staff_accounts
-
     async with open_services(settings) as svc:
         try:
             if args.staff_action == "add":
