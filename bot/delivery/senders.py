@@ -55,7 +55,7 @@ from aiogram.types import (
 from bot.errors import DeliveryError
 from bot.runtime import Services
 from bot.signing import signed_headers, url_target
-from handlers.telegram.views import inline_markup
+from handlers.telegram.views import reply_markup
 from storage.models import Document, School
 from storage.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 
@@ -122,7 +122,7 @@ class TelegramSender:
         params = dict(payload.params)
         markup = params.get("reply_markup")
         if payload.choices:
-            params["reply_markup"] = inline_markup(payload.choices)
+            params["reply_markup"] = reply_markup(payload.choices)
         elif isinstance(markup, dict):
             params["reply_markup"] = parse_reply_markup(markup)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice
 from bot.domain.status import DECIDABLE_STATUSES, DECIDED_STATUSES, CaseEvent, CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
@@ -20,7 +21,6 @@ from bot.usecases.messages import text_message
 from bot.usecases.notices import consent_text, notice_message
 from bot.usecases.prompts import Present, Prompt
 from bot.usecases.welcome import language_of
-from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import Case, ConsentRecord, Guardian
 from storage.outbox import Kind, enqueue
 from storage.repositories.audit import add_audit_event
@@ -95,14 +95,14 @@ async def _offer_way_back(
     """
     until = local_time(svc, svc.clock.now() + EXPIRE_AFTER)
     text = "\n\n".join([first, svc.texts(lang, "consent.way_back", until=until)])
-    again = CaseCb(case_id=case.id, action=CaseAction.AGAIN)
+    again = Choice(Act.AGAIN, svc.texts(lang, "consent.again_button"), case.id)
     reply = text_message(
         f"{actor.origin}:{purpose}",
         Kind.REPLY,
         actor.chat_id,
         text,
         case_id=case.id,
-        buttons=[[(svc.texts(lang, "consent.again_button"), again)]],
+        choices=((again,),),
     )
     await enqueue(session, svc.cipher, svc.clock.now(), reply)
 
@@ -177,26 +177,24 @@ async def offer_withdrawal(svc: Services, actor: Actor) -> None:
         guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         standing = await _standing_consents(session, guardian) if guardian else []
         lang = guardian_lang(guardian) if guardian else await language_of(session, actor)
-        if not standing:
-            text, buttons = svc.texts(lang, "withdraw.none"), []
-        else:
-            text = svc.texts(lang, "withdraw.choose")
-            buttons = [
-                [
-                    (
-                        svc.texts(
-                            lang,
-                            "withdraw.button",
-                            case_number=case_number(case.id),
-                            child_name=case_view(svc.cipher, case, None, lang).child_name,
-                        ),
-                        CaseCb(case_id=case.id, action=CaseAction.WITHDRAW),
-                    )
-                ]
-                for case in standing
-            ]
+        text = svc.texts(lang, "withdraw.choose" if standing else "withdraw.none")
+        choices = tuple(
+            (
+                Choice(
+                    Act.WITHDRAW,
+                    svc.texts(
+                        lang,
+                        "withdraw.button",
+                        case_number=case_number(case.id),
+                        child_name=case_view(svc.cipher, case, None, lang).child_name,
+                    ),
+                    case.id,
+                ),
+            )
+            for case in standing
+        )
         message = text_message(
-            f"{actor.origin}:withdraw", Kind.REPLY, actor.chat_id, text, buttons=buttons
+            f"{actor.origin}:withdraw", Kind.REPLY, actor.chat_id, text, choices=choices
         )
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 

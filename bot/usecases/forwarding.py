@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice, Choices
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent
 from bot.domain.timing import local_time
@@ -23,7 +24,7 @@ from bot.usecases.case_views import CaseView, case_view, validity_text
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import document_message, text_message
 from storage.models import Case, ConsentRecord, Document, School
-from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
 from storage.repositories.applications import require_application
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
@@ -296,7 +297,7 @@ def decision_choices(texts: Texts, lang: Lang, case_id: str) -> Choices:
     """Accept / Refuse, offered to the school's staff wherever a decision is due."""
     return (
         (
-            Choice(texts(lang, "staff.accept_button"), Act.ACCEPT, case_id),
-            Choice(texts(lang, "staff.refuse_button"), Act.REFUSE, case_id),
+            Choice(Act.ACCEPT, texts(lang, "staff.accept_button"), case_id),
+            Choice(Act.REFUSE, texts(lang, "staff.refuse_button"), case_id),
         ),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Text
 from bot.domain.status import WITH_SCHOOL_STATUSES, CaseStatus
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.case_views import case_number
 from bot.usecases.clockwork import local_time
 from bot.usecases.hearing import hearing_closed
-from bot.usecases.prompts import Prompt, Text, say
+from bot.usecases.prompts import Prompt, say
 from storage.models import Case, Guardian
 from storage.repositories.cases import list_cases_of_guardian
 

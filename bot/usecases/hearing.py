@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import local_time
@@ -31,7 +32,7 @@ from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from bot.usecases.replies import reply
 from storage.models import Case, Guardian, School
-from storage.outbox import Act, Choice, Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
 from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
@@ -132,7 +133,7 @@ async def start_hearing(
 
 
 def no_objections_choice(texts: Texts, lang: Lang, case_id: str) -> Choice:
-    return Choice(texts(lang, "hearing.no_objections_button"), Act.NO_OBJECTIONS, case_id)
+    return Choice(Act.NO_OBJECTIONS, texts(lang, "hearing.no_objections_button"), case_id)
 
 
 def validate_position(raw: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from bot.domain.choices import Act, Choice
 from bot.grammar import given_names
 from bot.runtime import Services
 from bot.texts import Lang, Raw, Texts, count_key
 from bot.usecases.case_views import CaseView, validity_text
 from bot.usecases.messages import text_message
-from storage.outbox import Act, Choice, Kind, OutgoingMessage
+from storage.outbox import Kind, OutgoingMessage
 
 # The wording's name; a new wording gets a new one. The stored text is the evidence.
 CONSENT_VERSION = "2026-12.1"
@@ -72,8 +73,8 @@ def notice_message(
     )
     choices = (
         (
-            Choice(texts(lang, "consent.agree_button"), Act.AGREE, view.case_id),
-            Choice(texts(lang, "consent.decline_button"), Act.DECLINE, view.case_id),
+            Choice(Act.AGREE, texts(lang, "consent.agree_button"), view.case_id),
+            Choice(Act.DECLINE, texts(lang, "consent.decline_button"), view.case_id),
         ),
     )
     return text_message(dedupe_key, kind, chat_id, text, case_id=view.case_id, choices=choices)

@@ -7,13 +7,13 @@ built from the update id means a re-delivered update never answers twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
+from bot.domain.choices import Choices
 from bot.runtime import Services
 from bot.usecases.access import Actor
-from bot.usecases.messages import Button, text_message
-from storage.outbox import Choices, Kind, OutgoingMessage, enqueue
+from bot.usecases.messages import text_message
+from storage.outbox import Kind, OutgoingMessage, enqueue
 from storage.repositories.outbox import has_replies_to
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ async def reply(
     text: str,
     *,
     purpose: str,
-    buttons: Sequence[Sequence[Button]] = (),
     choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> None:
@@ -33,9 +32,7 @@ async def reply(
 
     `purpose` tells apart several replies to one update.
     """
-    message = _reply_message(
-        actor, text, purpose, buttons=buttons, choices=choices, reply_markup=reply_markup
-    )
+    message = _reply_message(actor, text, purpose, choices=choices, reply_markup=reply_markup)
     async with svc.sessions.begin() as session:
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 
@@ -61,7 +58,6 @@ def _reply_message(
     text: str,
     purpose: str,
     *,
-    buttons: Sequence[Sequence[Button]] = (),
     choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> OutgoingMessage:
@@ -70,7 +66,6 @@ def _reply_message(
         Kind.REPLY,
         actor.chat_id,
         text,
-        buttons=buttons,
         choices=choices,
         reply_markup=reply_markup,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from bot.domain.choices import Act, Choice
 from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, CaseStatus
 from bot.domain.timing import local_time
@@ -16,7 +17,6 @@ from bot.usecases.decisions import REASON_MAX, REASON_MIN, DecisionResult, Schoo
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import HearingOpen, require_hearing_closed
 from bot.usecases.replies import reply
-from storage.outbox import Act, Choice
 from storage.repositories.cases import get_case
 from storage.repositories.schools import get_school, get_staff_chat
 
@@ -93,7 +93,7 @@ async def ask_ground(svc: Services, actor: Actor, case_id: str) -> None:
     )
     choices = (
         tuple(
-            Choice(t(lang, "staff.ground_button", ground=g), Act.GROUND, case_id, str(g))
+            Choice(Act.GROUND, t(lang, "staff.ground_button", ground=g), case_id, value=str(g))
             for g in (1, 2, 3)
         ),
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.documents import ApplicationData, render_application
 from bot.documents.text import annex_address
+from bot.domain.choices import Text
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
@@ -18,7 +19,7 @@ from bot.usecases.case_views import CaseView, case_view
 from bot.usecases.clockwork import local_time
 from bot.usecases.forwarding import forward_package
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.prompts import Attachment, Present, Prompt, Text, show
+from bot.usecases.prompts import Attachment, Present, Prompt, show
 from storage.models import ConsentRecord
 from storage.repositories.consent import latest_consent
 from storage.repositories.documents import add_document

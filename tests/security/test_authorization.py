@@ -17,12 +17,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from bot.domain.choices import Step
 from bot.domain.status import CaseStatus
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.usecases import consent, form_answers, guardian_chat, staff
 from bot.usecases.access import Actor
-from bot.usecases.prompts import Prompt, Step, render_parts
+from bot.usecases.prompts import Prompt, render_parts
 from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.callbacks import CaseAction
 from storage.models import Application, AuditEvent, Case, ConsentRecord, OutboxMessage
