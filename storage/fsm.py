@@ -4,13 +4,14 @@ One row per conversation key holds the state name and the data mapping. The data
 encrypted, because a half-finished dialog can hold an address or an IIN. A row with
 neither state nor data is deleted, so finished dialogs leave nothing behind.
 
-This is the only module in `storage/` that imports aiogram.
+Dialogs kept in Redis instead are bounded here too (`bound_redis_dialogs`). This is the
+only module in `storage/` that imports aiogram.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from aiogram.exceptions import DataNotDictLikeError
@@ -22,6 +23,7 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
+from redis.asyncio import Redis
 from sqlalchemy import CursorResult, Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +33,24 @@ from storage.models.fsm import FsmRecord
 
 KEY_MAX_LENGTH = 200  # FsmRecord.key is String(200)
 FSM_PREFIX = "fsm"
+
+
+async def bound_redis_dialogs(redis_url: str, lifetime: timedelta) -> int:
+    """Give every Redis dialog key without a lifetime one; return how many there were.
+
+    Keys written before dialogs had a lifetime would otherwise stay forever. Their age
+    is unknown, so they get the full `lifetime` from now.
+    """
+    ttl = int(lifetime.total_seconds())
+    redis = Redis.from_url(redis_url)
+    bounded = 0
+    try:
+        async for key in redis.scan_iter(match=f"{FSM_PREFIX}:*", count=500):
+            if await redis.expire(key, ttl, nx=True):
+                bounded += 1
+    finally:
+        await redis.aclose()
+    return bounded
 
 
 def fsm_key_builder() -> DefaultKeyBuilder:

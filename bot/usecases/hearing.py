@@ -11,11 +11,12 @@ position, or word that the window passed without one, in its chats and as the
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.domain.choices import Act, Choice
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
@@ -31,11 +32,13 @@ from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from bot.usecases.replies import reply
+from storage.crypto import DataCipher
 from storage.models import Case, Guardian, School
 from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
 from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +187,7 @@ async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | N
         case.hearing_position_enc = svc.cipher.encrypt_text(position) if position else None
         case.hearing_answered_at = case.hearing_closed_at = now
         words = position or svc.texts(guardian_lang(guardian), "hearing.no_objections")
-        messages = await _school_messages(session, svc, case, position, words, now)
+        messages = await _school_messages(session, svc.texts, svc.clock.zone, case, position, words)
         await enqueue(session, svc.cipher, now, *messages)
     lang = guardian_lang(guardian)
     await reply(
@@ -196,36 +199,38 @@ async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | N
 
 
 async def list_lapse_candidates(
-    svc: Services, session: AsyncSession, after: str | None, limit: int
+    session: AsyncSession, after: str | None, limit: int, *, now: datetime
 ) -> list[str]:
     """Cases in hearing whose window passed and whose school was not told yet."""
-    return await list_lapsed_hearing_ids(session, now=svc.clock.now(), after=after, limit=limit)
+    return await list_lapsed_hearing_ids(session, now=now, after=after, limit=limit)
 
 
-async def close_lapsed_hearing(svc: Services, case_id: str) -> bool:
+async def close_lapsed_hearing(
+    sessions: Sessions, clock: Clock, cipher: DataCipher, texts: Texts, case_id: str
+) -> bool:
     """Tell the school that the window passed without a position; True when done now."""
-    async with svc.sessions.begin() as session:
+    async with sessions.begin() as session:
         case = await lock_case(session, case_id)
-        now = svc.clock.now()
+        now = clock.now()
         if case is None or case.status != CaseStatus.HEARING.value:
             return False
         if case.hearing_closed_at is not None or not hearing_closed(case, now):
             return False
         apply_event(session, case, CaseEvent.HEARING_LAPSED, actor="system", now=now)
         case.hearing_closed_at = now
-        messages = await _school_messages(session, svc, case, None, None, now)
-        await enqueue(session, svc.cipher, now, *messages)
+        messages = await _school_messages(session, texts, clock.zone, case, None, None)
+        await enqueue(session, cipher, now, *messages)
     log.info("hearing window passed without a position", extra={"case_id": case_id})
     return True
 
 
 async def _school_messages(
     session: AsyncSession,
-    svc: Services,
+    texts: Texts,
+    zone: tzinfo,
     case: Case,
     position: str | None,
     words: str | None,
-    now: datetime,
 ) -> list[OutgoingMessage]:
     """The position for every inbox of the school: its chats (with the decision buttons)
     and its webhook. `words` is what the guardian said (None: nothing, the window
@@ -234,8 +239,8 @@ async def _school_messages(
     if school is None:
         return []
     lang = staff_language(school)
-    text = _school_text(svc, case, lang, position, words)
-    choices = decision_choices(svc.texts, lang, case.id)
+    text = _school_text(texts, zone, case, lang, position, words)
+    choices = decision_choices(texts, lang, case.id)
     messages = [
         text_message(
             f"hearing_position:{case.id}:{chat.chat_id}",
@@ -262,30 +267,30 @@ async def _school_messages(
     return messages
 
 
-def heard_text(svc: Services, case: Case, lang: Lang) -> str | None:
+def heard_text(
+    cipher: DataCipher, texts: Texts, zone: tzinfo, case: Case, lang: Lang
+) -> str | None:
     """What the school was told of the hearing (the position, "no objections", or that
     none came), as its chat got it; None while the hearing is still open."""
     if case.hearing_closed_at is None:
         return None
-    position = (
-        svc.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
-    )
+    position = cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
     answered = case.hearing_answered_at is not None
-    words = position or (svc.texts(lang, "hearing.no_objections") if answered else None)
-    return _school_text(svc, case, lang, position, words)
+    words = position or (texts(lang, "hearing.no_objections") if answered else None)
+    return _school_text(texts, zone, case, lang, position, words)
 
 
 def _school_text(
-    svc: Services, case: Case, lang: Lang, position: str | None, words: str | None
+    texts: Texts, zone: tzinfo, case: Case, lang: Lang, position: str | None, words: str | None
 ) -> str:
     number = case_number(case.id)
     if words is None:
         assert case.hearing_until is not None
-        until = local_time(case.hearing_until, svc.settings.zone)
-        return svc.texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
+        until = local_time(case.hearing_until, zone)
+        return texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
     if position is None:
-        return svc.texts(lang, "staff.hearing_no_objections", case_number=number)
-    return svc.texts(lang, "staff.hearing_position", case_number=number, position=position)
+        return texts(lang, "staff.hearing_no_objections", case_number=number)
+    return texts(lang, "staff.hearing_position", case_number=number, position=position)
 
 
 def _webhook_body(

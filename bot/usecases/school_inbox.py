@@ -173,7 +173,7 @@ def _hearing(svc: Services, case: Case, lang: Lang) -> dict[str, Any]:
         "hearing_until": case.hearing_until,
         "hearing_ground": case.hearing_ground,
         "hearing_reason": svc.cipher.decrypt_text(reason) if reason else None,
-        "heard": heard_text(svc, case, lang),
+        "heard": heard_text(svc.cipher, svc.texts, svc.clock.zone, case, lang),
     }
 
 
