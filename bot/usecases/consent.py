@@ -5,14 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.choices import Act, Choice
+from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, DECIDED_STATUSES, CaseEvent, CaseStatus
+from bot.domain.timing import local_time
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import ask, missing_step, open_draft
-from bot.usecases.case_views import case_number, case_view
-from bot.usecases.clockwork import local_time
+from bot.usecases.case_views import case_view
 from bot.usecases.expiry import EXPIRE_AFTER
 from bot.usecases.first_contact import notice_dedupe_key
 from bot.usecases.forwarding import tell_school_consent_withdrawn
@@ -93,7 +94,7 @@ async def _offer_way_back(
     The case expires `EXPIRE_AFTER` after this answer; the expiry then stays silent,
     since this message already said what happens then.
     """
-    until = local_time(svc, svc.clock.now() + EXPIRE_AFTER)
+    until = local_time(svc.clock.now() + EXPIRE_AFTER, svc.clock.zone)
     text = "\n\n".join([first, svc.texts(lang, "consent.way_back", until=until)])
     again = Choice(Act.AGAIN, svc.texts(lang, "consent.again_button"), case.id)
     reply = text_message(
@@ -240,7 +241,7 @@ async def withdraw(svc: Services, actor: Actor, case_id: str, message_id: int | 
             case_number=number,
             conclusion_number=view.conclusion_number,
             conclusion_date=view.conclusion_date.strftime("%d.%m.%Y"),
-            consent_at=local_time(svc, agreed.created_at),
+            consent_at=local_time(agreed.created_at, svc.clock.zone),
             school=view.school or svc.texts(lang, "form.empty"),
             ground=ground,
         )

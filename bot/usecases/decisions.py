@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,9 +32,9 @@ from bot.usecases.case_views import CaseView, case_view
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import require_hearing_closed, start_hearing
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import document_message, text_message
+from bot.usecases.messages import document_message, text_message, webhook_message
 from storage.models import Case, Document, Guardian, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Kind, OutgoingMessage, enqueue
 from storage.repositories.cases import get_highest_registration_number, lock_case
 from storage.repositories.documents import add_document
 from storage.repositories.guardians import get_guardian
@@ -106,17 +107,8 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
         view = case_view(svc.cipher, case, school, lang)
         data = _receipt_data(svc, case, view, lang, number, now, actor.staff_name)
     pdf = await asyncio.to_thread(render_receipt, data)
-    async with svc.sessions.begin() as session:
-        case, school, guardian = await _lock_for_decision(session, case_id, actor)
-        receipt = await add_document(
-            session,
-            svc.cipher,
-            case_id=case.id,
-            kind="receipt",
-            language=lang.value,
-            pdf=pdf,
-            now=now,
-        )
+    async with _recording(svc, case_id, actor, "receipt", lang.value, pdf, now) as decided:
+        session, case, _, guardian, receipt = decided
         apply_event(session, case, CaseEvent.SCHOOL_ACCEPTED, actor=actor.label, now=now)
         case.decided_at = case.closed_at = now
         caption = svc.texts(
@@ -177,17 +169,8 @@ async def refuse(
         require_hearing_closed(svc, case, now)
         data = _refusal_data(svc, case, school, guardian, actor, ground, reason, now)
     pdf = await asyncio.to_thread(render_refusal, data)
-    async with svc.sessions.begin() as session:
-        case, school, guardian = await _lock_for_decision(session, case_id, actor)
-        document = await add_document(
-            session,
-            svc.cipher,
-            case_id=case.id,
-            kind="refusal",
-            language=data.language,
-            pdf=pdf,
-            now=now,
-        )
+    async with _recording(svc, case_id, actor, "refusal", data.language, pdf, now) as decided:
+        session, case, school, guardian, document = decided
         apply_event(
             session,
             case,
@@ -313,14 +296,36 @@ async def _school_copies(
             },
         }
         copies.append(
-            OutgoingMessage(
-                dedupe_key=f"refusal_copy:{case.id}:webhook",
-                kind=Kind.SCHOOL_COPY,
-                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+            webhook_message(
+                f"refusal_copy:{case.id}:webhook",
+                Kind.SCHOOL_COPY,
+                school.id,
+                school.webhook_url,
+                body,
                 case_id=case.id,
             )
         )
     return copies
+
+
+@asynccontextmanager
+async def _recording(
+    svc: Services,
+    case_id: str,
+    actor: SchoolActor,
+    kind: str,
+    language: str,
+    pdf: bytes,
+    now: datetime,
+) -> AsyncIterator[tuple[AsyncSession, Case, School, Guardian, Document]]:
+    """The decision's second transaction: lock the case again (it may have been decided
+    while the PDF rendered), keep the document, and let the caller record the rest."""
+    async with svc.sessions.begin() as session:
+        case, school, guardian = await _lock_for_decision(session, case_id, actor)
+        document = await add_document(
+            session, svc.cipher, case_id=case.id, kind=kind, language=language, pdf=pdf, now=now
+        )
+        yield session, case, school, guardian, document
 
 
 async def _lock_for_decision(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseStatus
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services
 from bot.texts import Lang
-from bot.usecases.case_views import case_number
 from bot.usecases.guardian_status import status_prompt
 from bot.usecases.prompts import render_parts
 from bot.usecases.staff_accounts import raise_unless_ok

@@ -27,15 +27,15 @@ from bot.texts import Lang, Texts
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
 from bot.usecases.case_views import school_name
-from bot.usecases.clockwork import reachable_chat
+from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import text_message
+from bot.usecases.messages import text_message, webhook_message
 from bot.usecases.replies import reply
 from storage.crypto import DataCipher
 from storage.models import Case, Guardian, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
-from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
+from storage.outbox import Kind, OutgoingMessage, enqueue
+from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
 from storage.session import Sessions
@@ -210,9 +210,9 @@ async def close_lapsed_hearing(
 ) -> bool:
     """Tell the school that the window passed without a position; True when done now."""
     async with sessions.begin() as session:
-        case = await lock_case(session, case_id)
+        case = await lock_still(session, case_id, (CaseStatus.HEARING,))
         now = clock.now()
-        if case is None or case.status != CaseStatus.HEARING.value:
+        if case is None:
             return False
         if case.hearing_closed_at is not None or not hearing_closed(case, now):
             return False
@@ -255,10 +255,12 @@ async def _school_messages(
     if school.webhook_url:
         body = _webhook_body(case, school, words, no_objections=words is not None and not position)
         messages.append(
-            OutgoingMessage(
-                dedupe_key=f"hearing_position:{case.id}:webhook",
-                kind=Kind.SCHOOL_HEARING,
-                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+            webhook_message(
+                f"hearing_position:{case.id}:webhook",
+                Kind.SCHOOL_HEARING,
+                school.id,
+                school.webhook_url,
+                body,
                 case_id=case.id,
             )
         )

@@ -1,11 +1,11 @@
-"""Building outgoing Telegram messages: text or a document, with the choices offered."""
+"""Building outgoing messages: Telegram text or documents with their choices, webhook events."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.domain.choices import Choices
-from storage.outbox import Kind, OutgoingMessage, TelegramPayload
+from storage.outbox import Kind, OutgoingMessage, TelegramPayload, WebhookPayload
 
 # Takes the phone-number keyboard away, so the guardian's letter keyboard shows again.
 REMOVE_KEYBOARD: dict[str, Any] = {"remove_keyboard": True}
@@ -57,4 +57,12 @@ def document_message(
         filename=filename,
         choices=choices,
     )
+    return OutgoingMessage(dedupe_key=dedupe_key, kind=kind, payload=payload, case_id=case_id)
+
+
+def webhook_message(
+    dedupe_key: str, kind: Kind, school_id: int, url: str, body: dict[str, Any], *, case_id: str
+) -> OutgoingMessage:
+    """An event POSTed to the school's webhook `url`, signed when it is sent."""
+    payload = WebhookPayload(school_id=school_id, url=url, body=body)
     return OutgoingMessage(dedupe_key=dedupe_key, kind=kind, payload=payload, case_id=case_id)

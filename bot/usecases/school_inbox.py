@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, CaseStatus
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases import decisions
-from bot.usecases.case_views import case_number, school_name
+from bot.usecases.case_views import school_name
 from bot.usecases.decisions import DecisionResult, SchoolActor
 from bot.usecases.forwarding import load_package, package_summary
 from bot.usecases.hearing import heard_text, hearing_closed

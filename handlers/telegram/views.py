@@ -44,7 +44,6 @@ _CASE_ACTIONS = {
     Act.NO_OBJECTIONS: CaseAction.NO_OBJECTIONS,
 }
 _DECISION_ACTIONS = {Act.ACCEPT: DecisionAction.ACCEPT, Act.REFUSE: DecisionAction.REFUSE}
-_ANSWERS = {Step.GRADE: GradeCb, Step.SCHOOL: SchoolCb}
 
 
 def callback_data(choice: Choice) -> CallbackData:
