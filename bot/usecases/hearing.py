@@ -22,7 +22,7 @@ from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.texts import Lang, Texts
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
@@ -66,16 +66,16 @@ def hearing_closed(case: Case, now: datetime) -> bool:
     return case.hearing_until is not None and now >= case.hearing_until
 
 
-def require_hearing_closed(svc: Services, case: Case, now: datetime) -> None:
-    """Raise HearingOpen while the guardian may still state a position."""
+def require_hearing_closed(zone: tzinfo, case: Case, now: datetime) -> None:
+    """Raise HearingOpen while the guardian may still state a position (its end said in `zone`)."""
     if CaseStatus(case.status) is CaseStatus.HEARING and not hearing_closed(case, now):
         assert case.hearing_until is not None
-        raise HearingOpen(case, local_time(case.hearing_until, svc.settings.zone))
+        raise HearingOpen(case, local_time(case.hearing_until, zone))
 
 
 async def start_hearing(
     session: AsyncSession,
-    svc: Services,
+    deps: Deciding,
     case: Case,
     guardian: Guardian,
     school: School,
@@ -90,8 +90,8 @@ async def start_hearing(
     after the decision's registration time (a decision at night counts from the next
     working morning), so a refusal on Friday evening still leaves two working days.
     """
-    now = svc.clock.now()
-    until = svc.calendar.deadline(now, svc.settings.HEARING_WORKING_DAYS)
+    now = deps.clock.now()
+    until = deps.calendar.deadline(now, deps.hearing_days)
     apply_event(
         session,
         case,
@@ -101,7 +101,7 @@ async def start_hearing(
         details={"ground": ground, "hearing_until": until.isoformat()},
     )
     case.hearing_ground = ground
-    case.hearing_reason_enc = svc.cipher.encrypt_text(reason)
+    case.hearing_reason_enc = deps.cipher.encrypt_text(reason)
     case.hearing_started_at = now
     case.hearing_until = until
     case.hearing_position_enc = None
@@ -112,7 +112,7 @@ async def start_hearing(
         log.warning("guardian has no chat for the hearing", extra={"case_id": case.id})
         return until
     lang = guardian_lang(guardian)
-    t = svc.texts
+    t = deps.texts
     text = t(
         lang,
         "hearing.invitation",
@@ -120,9 +120,9 @@ async def start_hearing(
         school=school_name(school, lang) or "",
         ground=t(lang, f"ground.{ground}"),
         reason=reason,
-        until=local_time(until, svc.settings.zone),
+        until=local_time(until, deps.clock.zone),
     )
-    choice = no_objections_choice(svc.texts, lang, case.id)
+    choice = no_objections_choice(deps.texts, lang, case.id)
     invitation = text_message(
         f"hearing:{case.id}:invitation",
         Kind.RESULT,
@@ -131,7 +131,7 @@ async def start_hearing(
         case_id=case.id,
         choices=((choice,),),
     )
-    await enqueue(session, svc.cipher, now, invitation)
+    await enqueue(session, deps.cipher, now, invitation)
     return until
 
 
@@ -165,12 +165,12 @@ async def open_hearing(session: AsyncSession, actor: Actor) -> str | None:
     return None
 
 
-async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | None) -> None:
+async def state_position(deps: Deciding, actor: Actor, case_id: str, raw: str | None) -> None:
     """Record the guardian's position (None: "no objections") and pass it to the school."""
     position = None if raw is None else validate_position(raw)
-    async with svc.sessions.begin() as session:
+    async with deps.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.HEARING,))
-        now = svc.clock.now()
+        now = deps.clock.now()
         number = case_number(case.id)
         if case.hearing_answered_at is not None:
             raise DomainError("hearing.already_answered", case_number=number)
@@ -184,16 +184,18 @@ async def state_position(svc: Services, actor: Actor, case_id: str, raw: str | N
             now=now,
             details={"objection": position is not None},
         )
-        case.hearing_position_enc = svc.cipher.encrypt_text(position) if position else None
+        case.hearing_position_enc = deps.cipher.encrypt_text(position) if position else None
         case.hearing_answered_at = case.hearing_closed_at = now
-        words = position or svc.texts(guardian_lang(guardian), "hearing.no_objections")
-        messages = await _school_messages(session, svc.texts, svc.clock.zone, case, position, words)
-        await enqueue(session, svc.cipher, now, *messages)
+        words = position or deps.texts(guardian_lang(guardian), "hearing.no_objections")
+        messages = await _school_messages(
+            session, deps.texts, deps.clock.zone, case, position, words
+        )
+        await enqueue(session, deps.cipher, now, *messages)
     lang = guardian_lang(guardian)
     await reply(
-        svc,
+        deps,
         actor,
-        svc.texts(lang, "hearing.position_received", case_number=number),
+        deps.texts(lang, "hearing.position_received", case_number=number),
         purpose="hearing_position",
     )
 

@@ -7,20 +7,33 @@ built from the update id means a re-delivered update never answers twice.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
+from bot.clock import Clock
 from bot.domain.choices import Choices
-from bot.runtime import Services
 from bot.usecases.access import Actor
 from bot.usecases.messages import text_message
+from storage.crypto import DataCipher
 from storage.outbox import Kind, OutgoingMessage, enqueue
 from storage.repositories.outbox import has_replies_to
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
 
+class Replying(Protocol):
+    """What queueing a reply touches (`Services` and `Deciding` both have it)."""
+
+    @property
+    def sessions(self) -> Sessions: ...
+    @property
+    def cipher(self) -> DataCipher: ...
+    @property
+    def clock(self) -> Clock: ...
+
+
 async def reply(
-    svc: Services,
+    svc: Replying,
     actor: Actor,
     text: str,
     *,
@@ -37,7 +50,7 @@ async def reply(
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 
 
-async def reply_unless_answered(svc: Services, actor: Actor, text: str, *, purpose: str) -> bool:
+async def reply_unless_answered(svc: Replying, actor: Actor, text: str, *, purpose: str) -> bool:
     """Queue `text` unless this update was answered already; True when queued.
 
     For error answers. Telegram delivers an update again when our 200 came late, and

@@ -197,11 +197,11 @@ def _actor(member: StaffMember) -> SchoolActor:
 
 async def accept(svc: Services, member: StaffMember, case_id: str) -> DecisionResult:
     """Accept, exactly as the chat's button and the API do."""
-    return await decisions.accept(svc, case_id, _actor(member))
+    return await decisions.accept(svc.deciding, case_id, _actor(member))
 
 
 async def refuse(
     svc: Services, member: StaffMember, case_id: str, ground: int, reason: str
 ) -> DecisionResult:
     """Refuse: the first time a preliminary decision and the hearing, then the final one."""
-    return await decisions.refuse(svc, case_id, _actor(member), ground, reason)
+    return await decisions.refuse(svc.deciding, case_id, _actor(member), ground, reason)

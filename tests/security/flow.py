@@ -192,7 +192,7 @@ async def full_flow(svc: Services, person: Person, setup: SchoolSetup, user_id: 
     await answer_address(svc, actor(user_id), case_id, person.address)
     assert (await confirm(svc, actor(user_id), case_id)).purpose == "submitted"
     await deliver_due(svc)
-    await decisions.accept(svc, case_id, setup.actor)
+    await decisions.accept(svc.deciding, case_id, setup.actor)
     await deliver_due(svc)
     return case_id
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.usecases import hearing
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import CaseAction, CaseCb
 
 
 async def on_no_objections(
-    query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
+    query: CallbackQuery, callback_data: CaseCb, deciding: Deciding, actor: Actor
 ) -> None:
-    await hearing.state_position(svc, actor, callback_data.case_id, None)
+    await hearing.state_position(deciding, actor, callback_data.case_id, None)
     await query.answer()
 
 
