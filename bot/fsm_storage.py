@@ -23,7 +23,6 @@ from bot.clock import Clock
 from bot.settings import Settings
 from storage.crypto import DataCipher
 from storage.fsm import SqlStorage, fsm_key_builder
-from storage.redis_dialogs import dialog_lifetime
 
 
 def build_fsm_storage(
@@ -45,8 +44,8 @@ def build_fsm_storage(
         # untouched `fsm_states` row is purged (see `storage.redis_dialogs`).
         return RedisStorage.from_url(
             settings.REDIS_URL,
-            state_ttl=dialog_lifetime(settings.RETENTION_DAYS),
-            data_ttl=dialog_lifetime(settings.RETENTION_DAYS),
+            state_ttl=settings.retention,
+            data_ttl=settings.retention,
             key_builder=fsm_key_builder(),
             json_dumps=partial(_seal, cipher),
             json_loads=partial(_open, cipher),

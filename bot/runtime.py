@@ -35,6 +35,32 @@ class Services:
     rendering: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     """Taken before a transaction that renders a PDF inside it (see `submission.confirm`)."""
 
+    @property
+    def deciding(self) -> Deciding:
+        """What the school's decisions and the hearing are given (`Deciding`)."""
+        return Deciding(
+            self.sessions,
+            self.clock,
+            self.calendar,
+            self.cipher,
+            self.texts,
+            self.settings.HEARING_WORKING_DAYS,
+        )
+
+
+@dataclass(frozen=True)
+class Deciding:
+    """What a school's decision and its hearing touch: the case rows and the outbox
+    (sessions, cipher), the time and the working-day calendar of the hearing's window
+    (`hearing_days` long), and the texts of the messages to the guardian and the school."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    calendar: WorkingDays
+    cipher: DataCipher
+    texts: Texts
+    hearing_days: int
+
 
 @dataclass
 class BotProfile:

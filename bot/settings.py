@@ -6,6 +6,7 @@ Names follow DESIGN 4.2 exactly (no prefix): peer systems and operators rely on 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -162,6 +163,11 @@ class Settings(BaseSettings):
         """Secrets accepted for signed requests; several during a key rotation."""
         raw = self.SIGNAL_SECRETS.get_secret_value()
         return [part.strip().encode() for part in raw.split(",") if part.strip()]
+
+    @property
+    def retention(self) -> timedelta:
+        """How long closed cases' personal data and untouched dialogs are kept."""
+        return timedelta(days=self.RETENTION_DAYS)
 
     @property
     def zone(self) -> ZoneInfo:

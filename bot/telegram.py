@@ -62,7 +62,11 @@ def build_dispatcher(svc: Services) -> Dispatcher:
     isolation = event_isolation(storage)
     present = TelegramPresenter(svc.texts, svc.cipher, svc.clock)
     dp = Dispatcher(
-        storage=StaffChatsOnly(storage), events_isolation=isolation, svc=svc, present=present
+        storage=StaffChatsOnly(storage),
+        events_isolation=isolation,
+        svc=svc,
+        deciding=svc.deciding,
+        present=present,
     )
     dp.update.outer_middleware(
         UnknownUpdateMiddleware(svc.metrics.unexpected_updates.labels("unknown").inc)

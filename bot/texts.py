@@ -14,24 +14,17 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from string import Formatter
 
 from babel.messages.pofile import read_po
 
 from bot.domain.identifiers import Sex
+from bot.domain.language import DEFAULT_LANG as DEFAULT_LANG
+from bot.domain.language import Lang as Lang
 from bot.grammar import Case, kk_case, ru_name
 
 LOCALES_DIR = Path(__file__).parent / "locales"
-
-
-class Lang(StrEnum):
-    KK = "kk"
-    RU = "ru"
-
-
-DEFAULT_LANG = Lang.KK
 
 
 class Raw(str):

@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
 from bot.runtime import Services
-from bot.usecases.clockwork import Act, Id, ListCandidates, sweep
+from bot.usecases.clockwork import Act, ListCandidates, sweep
 from bot.usecases.expiry import expire_case, list_expiry_candidates
 from bot.usecases.hearing import close_lapsed_hearing, list_lapse_candidates
 from bot.usecases.overdue import list_overdue_candidates, mark_overdue
@@ -39,6 +39,7 @@ from bot.usecases.reminders import (
     remind_hearing,
     remind_school,
 )
+from storage.redis_dialogs import bound_redis_dialogs
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,6 @@ def _sweeping(done: str, bind: Bind) -> Run:
         return count
 
     return run
-
-
-def _given_svc(
-    candidates: Callable[..., Awaitable[list[Id]]], act: Callable[..., Awaitable[bool]]
-) -> Callable[[Services], tuple[ListCandidates[Id], Act[Id]]]:
-    """For the use cases that still take the whole `Services` bundle."""
-    return lambda svc: (partial(candidates, svc), partial(act, svc))
 
 
 def _outbox_writer(
@@ -111,7 +105,7 @@ run_hearing_reminders = _sweeping(
 )
 """On the last day of a hearing, remind the guardian who has not answered yet."""
 run_hearing_lapses = _sweeping(
-    "hearings closed unanswered", _given_svc(list_lapse_candidates, close_lapsed_hearing)
+    "hearings closed unanswered", _outbox_writer(list_lapse_candidates, close_lapsed_hearing)
 )
 """Tell the school when a hearing's window passed without the guardian's position."""
 
@@ -121,11 +115,21 @@ async def run_purge_personal_data(svc: Services) -> int:
 
     Returns the number of cases purged. Statuses and timestamps stay for statistics.
     """
-    cases = await sweep(svc.sessions, *_given_svc(list_purge_candidates, purge_case)(svc))
-    guardians = await sweep(
-        svc.sessions, *_given_svc(list_guardian_purge_candidates, purge_guardian)(svc)
+    retention = svc.settings.retention
+    cutoff = svc.clock.now() - retention
+    cases = await sweep(
+        svc.sessions,
+        partial(list_purge_candidates, cutoff=cutoff),
+        partial(purge_case, svc.sessions, svc.clock, cutoff),
     )
-    rest = await purge_housekeeping(svc)
+    guardians = await sweep(
+        svc.sessions,
+        list_guardian_purge_candidates,
+        partial(purge_guardian, svc.sessions, svc.clock),
+    )
+    redis_url = svc.settings.REDIS_URL
+    bound = partial(bound_redis_dialogs, redis_url, retention) if redis_url else None
+    rest = await purge_housekeeping(svc.sessions, svc.clock.now(), cutoff, bound)
     counts = (
         cases,
         guardians,

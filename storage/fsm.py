@@ -4,7 +4,8 @@ One row per conversation key holds the state name and the data mapping. The data
 encrypted, because a half-finished dialog can hold an address or an IIN. A row with
 neither state nor data is deleted, so finished dialogs leave nothing behind.
 
-This is the only module in `storage/` that imports aiogram.
+Dialogs kept in Redis are bounded by `storage.redis_dialogs`. This is the only module in
+`storage/` that imports aiogram.
 """
 
 from __future__ import annotations

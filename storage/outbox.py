@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice, Choices, Step
 from storage.crypto import DataCipher
 from storage.models import OutboxMessage, table_of
 
@@ -46,44 +47,30 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
 
 
-class Act(StrEnum):
-    """What choosing a `Choice` does; the channel's view maps each to its own control."""
-
-    AGREE = "agree"  # consent to the notice
-    DECLINE = "decline"  # refuse the notice
-    NO_OBJECTIONS = "no_objections"  # the guardian waives the hearing
-    ACCEPT = "accept"  # the school accepts the application
-    REFUSE = "refuse"  # the school starts a reasoned refusal
-    GROUND = "ground"  # the refusal ground `value` (1-3)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One answer offered with a message, said without any channel.
-
-    `label` is already in the reader's language; the Telegram view turns the rest into
-    callback data (`handlers.telegram.views`), a web page into a form's button.
-    """
-
-    label: str
-    act: Act
-    case_id: str
-    value: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "act": self.act.value,
-            "case_id": self.case_id,
-            "value": self.value,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Choice:
-        return cls(data["label"], Act(data["act"]), data["case_id"], data.get("value"))
+def _choice_json(choice: Choice) -> dict[str, Any]:
+    """A row stores a choice already labelled in its reader's language."""
+    if not isinstance(choice.label, str):
+        raise TypeError(f"label the {choice.act} choice in its reader's language first")
+    data: dict[str, Any] = {
+        "act": choice.act.value,
+        "label": choice.label,
+        "case_id": choice.case_id,
+        "value": choice.value,
+    }
+    if choice.step is not None:  # only the form's choices name a question
+        data["step"] = choice.step.value
+    return data
 
 
-Choices = tuple[tuple[Choice, ...], ...]
+def _choice_from_json(data: dict[str, Any]) -> Choice:
+    step = data.get("step")
+    return Choice(
+        Act(data["act"]),
+        data["label"],
+        data.get("case_id"),
+        step=Step(step) if step else None,
+        value=data.get("value"),
+    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +93,7 @@ class TelegramPayload:
             "params": self.params,
             "document_id": self.document_id,
             "filename": self.filename,
-            "choices": [[c.to_json() for c in row] for row in self.choices],
+            "choices": [[_choice_json(c) for c in row] for row in self.choices],
         }
 
 
@@ -166,7 +153,7 @@ def decode_payload(channel: str, data: dict[str, Any]) -> Payload:
     """Rebuild the payload written by `enqueue`."""
     if channel == Channel.TELEGRAM:
         rows = data.pop("choices", None) or ()
-        choices = tuple(tuple(Choice.from_json(c) for c in row) for row in rows)
+        choices = tuple(tuple(_choice_from_json(c) for c in row) for row in rows)
         return TelegramPayload(**data, choices=choices)
     if channel == Channel.WEBHOOK:
         return WebhookPayload(**data)

@@ -11,20 +11,15 @@ from datetime import timedelta
 FSM_PREFIX = "fsm"
 
 
-def dialog_lifetime(retention_days: int) -> timedelta:
-    """How long a dialog nobody touches is kept: the retention period."""
-    return timedelta(days=retention_days)
-
-
-async def bound_redis_dialogs(redis_url: str, retention_days: int) -> int:
+async def bound_redis_dialogs(redis_url: str, lifetime: timedelta) -> int:
     """Give every Redis dialog key without a lifetime one; return how many there were.
 
     Keys written before dialogs had a lifetime would otherwise stay forever. Their age
-    is unknown, so they get the full retention period from now.
+    is unknown, so they get the full `lifetime` (the retention period) from now.
     """
     from redis.asyncio import Redis
 
-    ttl = int(dialog_lifetime(retention_days).total_seconds())
+    ttl = int(lifetime.total_seconds())
     redis = Redis.from_url(redis_url)
     bounded = 0
     try:

@@ -30,7 +30,7 @@ from aiogram.types import (
 from bot.delivery.senders import ChannelDown, PermanentFailure, Undeliverable, short
 from bot.errors import DeliveryError
 from bot.runtime import Services
-from handlers.telegram.views import inline_markup
+from handlers.telegram.views import reply_markup
 from storage.models import Document
 from storage.outbox import TelegramPayload
 
@@ -64,7 +64,7 @@ class TelegramSender:
         params = dict(payload.params)
         markup = params.get("reply_markup")
         if payload.choices:
-            params["reply_markup"] = inline_markup(payload.choices)
+            params["reply_markup"] = reply_markup(payload.choices)
         elif isinstance(markup, dict):
             params["reply_markup"] = parse_reply_markup(markup)
         try:

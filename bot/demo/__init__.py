@@ -18,10 +18,10 @@ from typing import TextIO
 from bot.demo.runner import DemoOptions, Outcome, output_folder, perform
 from bot.demo.scene import DemoFailed
 from bot.demo.transcript import Transcript, kilobytes
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseStatus
 from bot.logs import setup_logging
 from bot.texts import Lang
-from bot.usecases.case_views import case_number
 
 __all__ = ["DemoFailed", "DemoOptions", "run_demo", "run_demo_command"]
 

@@ -18,10 +18,10 @@ import aiohttp
 from bot.clock import Clock
 from bot.demo.cast import REFUSAL_GROUND, Cast
 from bot.demo.scene import DemoFailed, Reaction, Scene
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseStatus
 from bot.emulator import MemberHandle, SentMessage, UserHandle
 from bot.signing import signed_headers
-from bot.usecases.case_views import case_number
 
 SIGNALS_PATH = "/api/v1/signals/vkk"
 T = TypeVar("T")

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.documents.application import addressee
+from bot.domain.choices import Act, Choice, Step, Text
 from bot.errors import DomainError
 from bot.texts import Lang
 from bot.usecases.access import Actor, guardian_lang
 from bot.usecases.case_views import case_view, validity
-from bot.usecases.prompts import Act, Choice, Present, Prompt, Step, Text, show
+from bot.usecases.prompts import Present, Prompt, show
 from storage.crypto import DataCipher
 from storage.models import Application, Case, Guardian
 from storage.repositories.schools import get_school
@@ -199,14 +200,14 @@ def question(case_id: str, lang: Lang, step: Step) -> Prompt:
         text = Text("form.ask_grade")
         choices = tuple(
             tuple(
-                Choice(Act.ANSWER, Text("form.grade_button", {"grade": g}), step, str(g))
+                Choice(Act.ANSWER, Text("form.grade_button", {"grade": g}), step=step, value=str(g))
                 for g in GRADES[i : i + GRADES_PER_ROW]
             )
             for i in range(0, len(GRADES), GRADES_PER_ROW)
         )
     elif step is Step.NOTE:
         text = Text("form.ask_note", {"max": NOTE_MAX})
-        choices = ((Choice(Act.SKIP, Text("form.note_skip_button"), step),),)
+        choices = ((Choice(Act.SKIP, Text("form.note_skip_button"), step=step),),)
     else:
         text = Text("form.ask_school" if step is Step.SCHOOL else "form.ask_address")
     return Prompt(
@@ -242,7 +243,7 @@ async def summary(
             "validity": validity(view),
         },
     )
-    edits = [Choice(Act.EDIT, Text(f"form.edit_{s.value}_button"), s) for s in EDITABLE]
+    edits = [Choice(Act.EDIT, Text(f"form.edit_{s.value}_button"), step=s) for s in EDITABLE]
     confirm = Choice(Act.CONFIRM, Text("form.confirm_button"))
     return Prompt(
         lang=lang,

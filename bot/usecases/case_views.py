@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.domain.choices import Text
 from bot.domain.identifiers import case_number, sex_from_iin
 from bot.domain.status import CaseStatus
 from bot.grammar import person_sex
 from bot.texts import Lang, Person, Raw, Texts
-from bot.usecases.prompts import Text, render
+from bot.usecases.prompts import render
 from storage.crypto import DataCipher
 from storage.models import Case, School
 

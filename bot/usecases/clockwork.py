@@ -11,15 +11,14 @@ dedupe keys stop any message from being queued twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import timing
-from bot.runtime import Services
-from storage.models import Guardian
+from bot.domain.status import CaseStatus
+from storage.models import Case, Guardian
+from storage.repositories.cases import lock_case
 from storage.session import Sessions
 
 log = logging.getLogger(__name__)
@@ -58,13 +57,21 @@ def _extra(item: str | int) -> dict[str, str | int]:
     return {"case_id": item} if isinstance(item, str) else {"guardian_id": item}
 
 
+async def lock_still(
+    session: AsyncSession, case_id: str, statuses: Collection[CaseStatus]
+) -> Case | None:
+    """The listed case, locked, if it is still in one of `statuses`; else None.
+
+    The re-check under the lock that makes a sweep's action harmless to repeat.
+    """
+    case = await lock_case(session, case_id)
+    if case is None or CaseStatus(case.status) not in statuses:
+        return None
+    return case
+
+
 def reachable_chat(guardian: Guardian | None) -> int | None:
     """The guardian's Telegram chat, unless there is none or they blocked the bot."""
     if guardian is None or guardian.chat_id is None or guardian.unreachable_at is not None:
         return None
     return guardian.chat_id
-
-
-def local_time(svc: Services, moment: datetime) -> str:
-    """`bot.domain.timing.local_time` in the service's zone, for callers still given `svc`."""
-    return timing.local_time(moment, svc.settings.zone)

@@ -6,22 +6,23 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice, Text
+from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, DECIDED_STATUSES, CaseEvent, CaseStatus
+from bot.domain.timing import local_time
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import ask, missing_step, open_draft
-from bot.usecases.case_views import case_number, case_view
-from bot.usecases.clockwork import local_time
+from bot.usecases.case_views import case_view
 from bot.usecases.expiry import EXPIRE_AFTER
 from bot.usecases.forwarding import tell_school_consent_withdrawn
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from bot.usecases.notices import consent_text, notice_prompt
-from bot.usecases.prompts import Act, Choice, Present, Prompt, Text, show
+from bot.usecases.prompts import Present, Prompt, show
 from bot.usecases.welcome import language_of
-from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import Case, ConsentRecord, Guardian
 from storage.outbox import Kind, enqueue
 from storage.repositories.audit import add_audit_event
@@ -99,7 +100,7 @@ def way_back(
         first = Text("withdraw.before", {"case_number": case_number(case_id), "ground": ground})
     else:
         first = Text("consent.declined", {"ground": ground})
-    until = local_time(svc, since + EXPIRE_AFTER)
+    until = local_time(since + EXPIRE_AFTER, svc.clock.zone)
     return Prompt(
         lang=lang,
         purpose="withdrawn" if withdrawn else "declined",
@@ -186,26 +187,24 @@ async def offer_withdrawal(svc: Services, actor: Actor) -> None:
         guardian = await get_guardian_by_telegram(session, actor.telegram_user_id)
         standing = await _standing_consents(session, guardian) if guardian else []
         lang = guardian_lang(guardian) if guardian else await language_of(session, actor)
-        if not standing:
-            text, buttons = svc.texts(lang, "withdraw.none"), []
-        else:
-            text = svc.texts(lang, "withdraw.choose")
-            buttons = [
-                [
-                    (
-                        svc.texts(
-                            lang,
-                            "withdraw.button",
-                            case_number=case_number(case.id),
-                            child_name=case_view(svc.cipher, case, None, lang).child_name,
-                        ),
-                        CaseCb(case_id=case.id, action=CaseAction.WITHDRAW),
-                    )
-                ]
-                for case in standing
-            ]
+        text = svc.texts(lang, "withdraw.choose" if standing else "withdraw.none")
+        choices = tuple(
+            (
+                Choice(
+                    Act.WITHDRAW,
+                    svc.texts(
+                        lang,
+                        "withdraw.button",
+                        case_number=case_number(case.id),
+                        child_name=case_view(svc.cipher, case, None, lang).child_name,
+                    ),
+                    case.id,
+                ),
+            )
+            for case in standing
+        )
         message = text_message(
-            f"{actor.origin}:withdraw", Kind.REPLY, actor.chat_id, text, buttons=buttons
+            f"{actor.origin}:withdraw", Kind.REPLY, actor.chat_id, text, choices=choices
         )
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 
@@ -256,7 +255,7 @@ async def withdraw(
                 "case_number": number,
                 "conclusion_number": view.conclusion_number,
                 "conclusion_date": view.conclusion_date.strftime("%d.%m.%Y"),
-                "consent_at": local_time(svc, agreed.created_at),
+                "consent_at": local_time(agreed.created_at, svc.clock.zone),
                 "school": view.school or Text("form.empty"),
                 "ground": Text("ground.3"),
             },

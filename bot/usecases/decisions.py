@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from bot.domain.status import (
     RefusalGround,
 )
 from bot.errors import Conflict, DomainError, NotFound
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.texts import Lang
 from bot.usecases.access import guardian_lang
 from bot.usecases.application import clean_text
@@ -31,9 +32,9 @@ from bot.usecases.case_views import CaseView, case_view
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import require_hearing_closed, start_hearing
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import document_message, text_message
+from bot.usecases.messages import document_message, text_message, webhook_message
 from storage.models import Case, Document, Guardian, School
-from storage.outbox import Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Kind, OutgoingMessage, enqueue
 from storage.repositories.cases import get_highest_registration_number, lock_case
 from storage.repositories.documents import add_document
 from storage.repositories.guardians import get_guardian
@@ -75,11 +76,11 @@ def validate_reason(raw: str) -> str:
     return reason
 
 
-async def accept(svc: Services, case_id: str, actor: SchoolActor) -> DecisionResult:
+async def accept(deps: Deciding, case_id: str, actor: SchoolActor) -> DecisionResult:
     """Accept the documents; the registration number is unique per school and year."""
     for attempt in range(3):
         try:
-            return await _accept_once(svc, case_id, actor)
+            return await _accept_once(deps, case_id, actor)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -87,7 +88,7 @@ async def accept(svc: Services, case_id: str, actor: SchoolActor) -> DecisionRes
     raise AssertionError("unreachable")
 
 
-async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> DecisionResult:
+async def _accept_once(deps: Deciding, case_id: str, actor: SchoolActor) -> DecisionResult:
     """Reserve the registration number, render the receipt, then record the decision.
 
     The PDF is rendered between two short transactions, in a worker thread, so neither
@@ -95,31 +96,22 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
     is reserved on the case in the first one, so decisions of one school rendering at
     the same time never draw the same number, and a retry reuses it.
     """
-    async with svc.sessions.begin() as session:
+    async with deps.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
-        now = svc.clock.now()
-        require_hearing_closed(svc, case, now)
+        now = deps.clock.now()
+        require_hearing_closed(deps.clock.zone, case, now)
         if case.registration_number is None:
             case.registration_number = await _next_registration_number(session, school.id, now)
         number = case.registration_number
         lang = guardian_lang(guardian)
-        view = case_view(svc.cipher, case, school, lang)
-        data = _receipt_data(svc, case, view, lang, number, now, actor.staff_name)
+        view = case_view(deps.cipher, case, school, lang)
+        data = _receipt_data(deps, case, view, lang, number, now, actor.staff_name)
     pdf = await asyncio.to_thread(render_receipt, data)
-    async with svc.sessions.begin() as session:
-        case, school, guardian = await _lock_for_decision(session, case_id, actor)
-        receipt = await add_document(
-            session,
-            svc.cipher,
-            case_id=case.id,
-            kind="receipt",
-            language=lang.value,
-            pdf=pdf,
-            now=now,
-        )
+    async with _recording(deps, case_id, actor, "receipt", lang.value, pdf, now) as decided:
+        session, case, _, guardian, receipt = decided
         apply_event(session, case, CaseEvent.SCHOOL_ACCEPTED, actor=actor.label, now=now)
         case.decided_at = case.closed_at = now
-        caption = svc.texts(
+        caption = deps.texts(
             lang,
             "result.accepted",
             school=view.school or "",
@@ -128,7 +120,7 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
         )
         await _tell_guardian(
             session,
-            svc,
+            deps,
             guardian,
             case,
             lambda chat_id: document_message(
@@ -145,7 +137,7 @@ async def _accept_once(svc: Services, case_id: str, actor: SchoolActor) -> Decis
 
 
 async def refuse(
-    svc: Services, case_id: str, actor: SchoolActor, ground: int, raw_reason: str
+    deps: Deciding, case_id: str, actor: SchoolActor, ground: int, raw_reason: str
 ) -> DecisionResult:
     """Refuse on one of the three legal grounds, with the school's reason in words.
 
@@ -158,12 +150,12 @@ async def refuse(
             "staff.reason_bad", f"ground {ground} is not 1, 2 or 3", min=REASON_MIN, max=REASON_MAX
         )
     reason = validate_reason(raw_reason)
-    async with svc.sessions.begin() as session:
+    async with deps.sessions.begin() as session:
         case, school, guardian = await _lock_for_decision(session, case_id, actor)
         if CaseStatus(case.status) in WITH_SCHOOL_STATUSES:
             until = await start_hearing(
                 session,
-                svc,
+                deps,
                 case,
                 guardian,
                 school,
@@ -173,21 +165,12 @@ async def refuse(
             )
             number = case_number(case.id)
             return DecisionResult(case.id, number, CaseStatus.HEARING, None, ground, until)
-        now = svc.clock.now()
-        require_hearing_closed(svc, case, now)
-        data = _refusal_data(svc, case, school, guardian, actor, ground, reason, now)
+        now = deps.clock.now()
+        require_hearing_closed(deps.clock.zone, case, now)
+        data = _refusal_data(deps, case, school, guardian, actor, ground, reason, now)
     pdf = await asyncio.to_thread(render_refusal, data)
-    async with svc.sessions.begin() as session:
-        case, school, guardian = await _lock_for_decision(session, case_id, actor)
-        document = await add_document(
-            session,
-            svc.cipher,
-            case_id=case.id,
-            kind="refusal",
-            language=data.language,
-            pdf=pdf,
-            now=now,
-        )
+    async with _recording(deps, case_id, actor, "refusal", data.language, pdf, now) as decided:
+        session, case, school, guardian, document = decided
         apply_event(
             session,
             case,
@@ -197,10 +180,10 @@ async def refuse(
             details={"ground": ground},
         )
         case.refusal_ground = ground
-        case.refusal_reason_enc = svc.cipher.encrypt_text(reason)
+        case.refusal_reason_enc = deps.cipher.encrypt_text(reason)
         case.decided_at = case.closed_at = now
         lang = Lang(data.language)
-        t = svc.texts
+        t = deps.texts
         number = data.case_number
         text = t(
             lang,
@@ -214,7 +197,7 @@ async def refuse(
         filename = f"refusal-{number}.pdf"
         await _tell_guardian(
             session,
-            svc,
+            deps,
             guardian,
             case,
             lambda chat_id: text_message(
@@ -230,13 +213,13 @@ async def refuse(
                 case_id=case.id,
             ),
         )
-        copies = await _school_copies(session, svc, school, case, document, pdf, ground)
-        await enqueue(session, svc.cipher, now, *copies)
+        copies = await _school_copies(session, deps, school, case, document, pdf, ground)
+        await enqueue(session, deps.cipher, now, *copies)
         return DecisionResult(case.id, number, CaseStatus.REFUSED, None, ground)
 
 
 def _refusal_data(
-    svc: Services,
+    deps: Deciding,
     case: Case,
     school: School,
     guardian: Guardian,
@@ -248,10 +231,10 @@ def _refusal_data(
     """What the refusal document states, in the guardian's language and Astana time."""
     assert case.hearing_started_at is not None and case.hearing_until is not None
     lang = guardian_lang(guardian)
-    view = case_view(svc.cipher, case, school, lang)
-    zone = svc.settings.zone
+    view = case_view(deps.cipher, case, school, lang)
+    zone = deps.clock.zone
     position = (
-        svc.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
+        deps.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
     )
     return RefusalData(
         case_number=view.number,
@@ -260,7 +243,7 @@ def _refusal_data(
         guardian_full_name=view.guardian_name,
         child_full_name=view.child_name,
         ground=ground,
-        ground_text=svc.texts(lang, f"ground.{ground}"),
+        ground_text=deps.texts(lang, f"ground.{ground}"),
         reason=reason,
         hearing_started_at=case.hearing_started_at.astimezone(zone),
         hearing_until=case.hearing_until.astimezone(zone),
@@ -273,7 +256,7 @@ def _refusal_data(
 
 async def _school_copies(
     session: AsyncSession,
-    svc: Services,
+    deps: Deciding,
     school: School,
     case: Case,
     document: Document,
@@ -284,7 +267,7 @@ async def _school_copies(
     `refusal_document` event (an extension of DESIGN 4.5)."""
     lang = staff_language(school)
     number = case_number(case.id)
-    caption = svc.texts(lang, "staff.refusal_copy_caption", case_number=number)
+    caption = deps.texts(lang, "staff.refusal_copy_caption", case_number=number)
     filename = f"refusal-{number}.pdf"
     copies = [
         document_message(
@@ -313,14 +296,36 @@ async def _school_copies(
             },
         }
         copies.append(
-            OutgoingMessage(
-                dedupe_key=f"refusal_copy:{case.id}:webhook",
-                kind=Kind.SCHOOL_COPY,
-                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+            webhook_message(
+                f"refusal_copy:{case.id}:webhook",
+                Kind.SCHOOL_COPY,
+                school.id,
+                school.webhook_url,
+                body,
                 case_id=case.id,
             )
         )
     return copies
+
+
+@asynccontextmanager
+async def _recording(
+    deps: Deciding,
+    case_id: str,
+    actor: SchoolActor,
+    kind: str,
+    language: str,
+    pdf: bytes,
+    now: datetime,
+) -> AsyncIterator[tuple[AsyncSession, Case, School, Guardian, Document]]:
+    """The decision's second transaction: lock the case again (it may have been decided
+    while the PDF rendered), keep the document, and let the caller record the rest."""
+    async with deps.sessions.begin() as session:
+        case, school, guardian = await _lock_for_decision(session, case_id, actor)
+        document = await add_document(
+            session, deps.cipher, case_id=case.id, kind=kind, language=language, pdf=pdf, now=now
+        )
+        yield session, case, school, guardian, document
 
 
 async def _lock_for_decision(
@@ -355,7 +360,7 @@ async def _next_registration_number(session: AsyncSession, school_id: int, now: 
 
 
 def _receipt_data(
-    svc: Services,
+    deps: Deciding,
     case: Case,
     view: CaseView,
     lang: Lang,
@@ -364,7 +369,7 @@ def _receipt_data(
     staff_name: str | None,
 ) -> ReceiptData:
     assert case.registered_at is not None
-    zone = svc.settings.zone
+    zone = deps.clock.zone
     return ReceiptData(
         case_number=view.number,
         language=lang.value,
@@ -384,7 +389,7 @@ def _receipt_data(
 
 async def _tell_guardian(
     session: AsyncSession,
-    svc: Services,
+    deps: Deciding,
     guardian: Guardian,
     case: Case,
     *builds: Callable[[int], OutgoingMessage],
@@ -393,5 +398,5 @@ async def _tell_guardian(
     if guardian.chat_id is None:
         log.warning("guardian has no chat for the result", extra={"case_id": case.id})
         return
-    now = svc.clock.now()
-    await enqueue(session, svc.cipher, now, *(build(guardian.chat_id) for build in builds))
+    now = deps.clock.now()
+    await enqueue(session, deps.cipher, now, *(build(guardian.chat_id) for build in builds))

@@ -20,14 +20,14 @@ from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
 from bot.texts import Texts
 from bot.usecases.access import guardian_lang
-from bot.usecases.clockwork import reachable_chat
+from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from storage.crypto import DataCipher
 from storage.models import Case
 from storage.outbox import Kind, enqueue
 from storage.repositories.applications import get_last_form_update
-from storage.repositories.cases import list_unchanged_since_ids, lock_case
+from storage.repositories.cases import list_unchanged_since_ids
 from storage.repositories.guardians import get_guardian
 from storage.session import Sessions
 
@@ -70,8 +70,8 @@ async def expire_case(
 ) -> bool:
     """Close a case nobody answered for 7 days; True when it was expired now."""
     async with sessions.begin() as session:
-        case = await lock_case(session, case_id)
-        if case is None or CaseStatus(case.status) not in WAITING_FOR_GUARDIAN:
+        case = await lock_still(session, case_id, WAITING_FOR_GUARDIAN)
+        if case is None:
             return False
         now = clock.now()
         if now < await last_guardian_activity(session, case) + EXPIRE_AFTER:

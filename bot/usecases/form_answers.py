@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.domain.choices import Act, Choice, Step, Text
 from bot.domain.status import CaseStatus
 from bot.errors import DomainError
 from bot.usecases.access import Actor, guardian_lang, lock_own_case, read_own_case
@@ -34,7 +35,7 @@ from bot.usecases.application import (
     validate_note,
 )
 from bot.usecases.case_views import school_name
-from bot.usecases.prompts import Act, Choice, Present, Prompt, Step, Text, say, show
+from bot.usecases.prompts import Present, Prompt, say, show
 from storage.crypto import DataCipher
 from storage.models import Application, Case, Guardian
 from storage.repositories.schools import find_schools, get_school
@@ -313,7 +314,8 @@ async def _search(
         prompt = say(lang, "schools", "form.school_none", query=query)
         return await show(session, present, actor, _for_case(prompt, case_id))
     choices = tuple(
-        (Choice(Act.ANSWER, school_name(s, lang) or s.bin, Step.SCHOOL, str(s.id)),) for s in found
+        (Choice(Act.ANSWER, school_name(s, lang) or s.bin, step=Step.SCHOOL, value=str(s.id)),)
+        for s in found
     )
     prompt = Prompt(
         lang=lang,

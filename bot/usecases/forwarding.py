@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice, Choices
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent
 from bot.domain.timing import local_time
@@ -21,9 +22,9 @@ from bot.runtime import Services
 from bot.texts import Lang, Texts
 from bot.usecases.case_views import CaseView, case_view, validity_text
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import document_message, text_message
+from bot.usecases.messages import document_message, text_message, webhook_message
 from storage.models import Case, ConsentRecord, Document, School
-from storage.outbox import Act, Choice, Choices, Kind, OutgoingMessage, WebhookPayload, enqueue
+from storage.outbox import Kind, OutgoingMessage, enqueue
 from storage.repositories.applications import require_application
 from storage.repositories.audit import add_audit_event
 from storage.repositories.consent import get_consent_text, latest_consent
@@ -211,12 +212,12 @@ def webhook_body(p: Package, school: School) -> dict[str, Any]:
 
 def _webhook_message(svc: Services, p: Package, school: School) -> OutgoingMessage:
     assert school.webhook_url is not None
-    return OutgoingMessage(
-        dedupe_key=f"package:{p.view.case_id}:webhook",
-        kind=Kind.SCHOOL_PACKAGE,
-        payload=WebhookPayload(
-            school_id=school.id, url=school.webhook_url, body=webhook_body(p, school)
-        ),
+    return webhook_message(
+        f"package:{p.view.case_id}:webhook",
+        Kind.SCHOOL_PACKAGE,
+        school.id,
+        school.webhook_url,
+        webhook_body(p, school),
         case_id=p.view.case_id,
     )
 
@@ -259,10 +260,12 @@ async def tell_school_consent_withdrawn(
             "withdrawn_at": now.isoformat(),
         }
         messages.append(
-            OutgoingMessage(
-                dedupe_key=f"withdrawn:{case.id}:webhook",
-                kind=Kind.SCHOOL_NOTICE,
-                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+            webhook_message(
+                f"withdrawn:{case.id}:webhook",
+                Kind.SCHOOL_NOTICE,
+                school.id,
+                school.webhook_url,
+                body,
                 case_id=case.id,
             )
         )
@@ -296,7 +299,7 @@ def decision_choices(texts: Texts, lang: Lang, case_id: str) -> Choices:
     """Accept / Refuse, offered to the school's staff wherever a decision is due."""
     return (
         (
-            Choice(texts(lang, "staff.accept_button"), Act.ACCEPT, case_id),
-            Choice(texts(lang, "staff.refuse_button"), Act.REFUSE, case_id),
+            Choice(Act.ACCEPT, texts(lang, "staff.accept_button"), case_id),
+            Choice(Act.REFUSE, texts(lang, "staff.refuse_button"), case_id),
         ),
     )

@@ -72,7 +72,7 @@ async def take_text(
         if heard is None:
             stray = await _stray(session, actor, guardian, "stray")
             return await show(session, present, actor, stray)
-    return await hearing.state_position(svc, actor, heard, text, present=present)
+    return await hearing.state_position(svc.deciding, actor, heard, text, present=present)
 
 
 async def not_text(svc: Services, actor: Actor, *, present: Present | None = None) -> Prompt:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Text
+from bot.domain.identifiers import case_number
 from bot.domain.status import WITH_SCHOOL_STATUSES, CaseStatus
+from bot.domain.timing import local_time
 from bot.runtime import Services
 from bot.texts import Lang
-from bot.usecases.case_views import case_number
-from bot.usecases.clockwork import local_time
 from bot.usecases.hearing import hearing_closed
-from bot.usecases.prompts import Prompt, Text, say
+from bot.usecases.prompts import Prompt, say
 from storage.models import Case, Guardian
 from storage.repositories.cases import list_cases_of_guardian
 
@@ -31,7 +32,9 @@ def _item(svc: Services, case: Case) -> Text:
     status = CaseStatus(case.status)
     lines: tuple[Text, ...] = ()
     if status in WITH_SCHOOL_STATUSES and case.deadline_at is not None:
-        lines = (Text("status.deadline", {"deadline": local_time(svc, case.deadline_at)}),)
+        lines = (
+            Text("status.deadline", {"deadline": local_time(case.deadline_at, svc.clock.zone)}),
+        )
     elif status is CaseStatus.HEARING:
         lines = (_hearing_line(svc, case),)
     params = {
@@ -46,4 +49,4 @@ def _hearing_line(svc: Services, case: Case) -> Text:
     """Until when a position is awaited, or that the school now takes the final decision."""
     if hearing_closed(case, svc.clock.now()) or case.hearing_until is None:
         return Text("status.hearing_decision")
-    return Text("status.hearing_until", {"until": local_time(svc, case.hearing_until)})
+    return Text("status.hearing_until", {"until": local_time(case.hearing_until, svc.clock.zone)})

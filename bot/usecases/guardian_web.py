@@ -15,19 +15,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Step
+from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import Actor, web_guardian
 from bot.usecases.application import load_draft, missing_step, question, summary
-from bot.usecases.case_views import case_number
 from bot.usecases.consent import consent_stands, notice_of, way_back
 from bot.usecases.guardian_status import status_prompt
 from bot.usecases.hearing import hearing_closed, invitation_prompt
 from bot.usecases.identity import AWAITING_GUARDIAN
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.prompts import Prompt, Step
+from bot.usecases.prompts import Prompt
 from bot.usecases.staff_accounts import raise_unless_ok
 from bot.usecases.web_identity import check_code, open_session, send_code
 from storage.models import Case, Guardian, LinkToken
@@ -193,7 +194,7 @@ async def _waiting(
     awaits_position = case.hearing_answered_at is None and not hearing_closed(case, svc.clock.now())
     if status is CaseStatus.HEARING and awaits_position:
         school = await get_school(session, case.school_id) if case.school_id else None
-        return invitation_prompt(svc, case, school, lang)
+        return invitation_prompt(svc.cipher, svc.clock.zone, case, school, lang)
     return await status_prompt(session, svc, guardian, lang)
 
 

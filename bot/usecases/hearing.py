@@ -11,32 +11,34 @@ position, or word that the window passed without one, in its chats and as the
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
+from bot.domain.choices import Act, Choice, Text
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.texts import Lang, Texts
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import clean_text
 from bot.usecases.case_views import school_name
-from bot.usecases.clockwork import reachable_chat
+from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import text_message
-from bot.usecases.prompts import Act as PromptAct
-from bot.usecases.prompts import Choice as PromptChoice
-from bot.usecases.prompts import Present, Prompt, Text, render_parts, say, show
+from bot.usecases.messages import text_message, webhook_message
+from bot.usecases.prompts import Present, Prompt, render_parts, say, show
+from storage.crypto import DataCipher
 from storage.models import Case, Guardian, School
-from storage.outbox import Act, Choice, Kind, OutgoingMessage, WebhookPayload, enqueue
-from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids, lock_case
+from storage.outbox import Kind, OutgoingMessage, enqueue
+from storage.repositories.cases import list_cases_of_guardian, list_lapsed_hearing_ids
 from storage.repositories.guardians import get_guardian_by_telegram
 from storage.repositories.schools import get_school, list_staff_chats
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +66,16 @@ def hearing_closed(case: Case, now: datetime) -> bool:
     return case.hearing_until is not None and now >= case.hearing_until
 
 
-def require_hearing_closed(svc: Services, case: Case, now: datetime) -> None:
-    """Raise HearingOpen while the guardian may still state a position."""
+def require_hearing_closed(zone: tzinfo, case: Case, now: datetime) -> None:
+    """Raise HearingOpen while the guardian may still state a position (its end said in `zone`)."""
     if CaseStatus(case.status) is CaseStatus.HEARING and not hearing_closed(case, now):
         assert case.hearing_until is not None
-        raise HearingOpen(case, local_time(case.hearing_until, svc.settings.zone))
+        raise HearingOpen(case, local_time(case.hearing_until, zone))
 
 
 async def start_hearing(
     session: AsyncSession,
-    svc: Services,
+    deps: Deciding,
     case: Case,
     guardian: Guardian,
     school: School,
@@ -88,8 +90,8 @@ async def start_hearing(
     after the decision's registration time (a decision at night counts from the next
     working morning), so a refusal on Friday evening still leaves two working days.
     """
-    now = svc.clock.now()
-    until = svc.calendar.deadline(now, svc.settings.HEARING_WORKING_DAYS)
+    now = deps.clock.now()
+    until = deps.calendar.deadline(now, deps.hearing_days)
     apply_event(
         session,
         case,
@@ -99,7 +101,7 @@ async def start_hearing(
         details={"ground": ground, "hearing_until": until.isoformat()},
     )
     case.hearing_ground = ground
-    case.hearing_reason_enc = svc.cipher.encrypt_text(reason)
+    case.hearing_reason_enc = deps.cipher.encrypt_text(reason)
     case.hearing_started_at = now
     case.hearing_until = until
     case.hearing_position_enc = None
@@ -110,8 +112,10 @@ async def start_hearing(
         log.warning("guardian has no chat for the hearing", extra={"case_id": case.id})
         return until
     lang = guardian_lang(guardian)
-    text = render_parts(svc.texts, invitation_prompt(svc, case, school, lang))
-    choice = no_objections_choice(svc.texts, lang, case.id)
+    text = render_parts(
+        deps.texts, invitation_prompt(deps.cipher, deps.clock.zone, case, school, lang)
+    )
+    choice = no_objections_choice(deps.texts, lang, case.id)
     invitation = text_message(
         f"hearing:{case.id}:invitation",
         Kind.RESULT,
@@ -120,16 +124,18 @@ async def start_hearing(
         case_id=case.id,
         choices=((choice,),),
     )
-    await enqueue(session, svc.cipher, now, invitation)
+    await enqueue(session, deps.cipher, now, invitation)
     return until
 
 
-def invitation_prompt(svc: Services, case: Case, school: School | None, lang: Lang) -> Prompt:
+def invitation_prompt(
+    cipher: DataCipher, zone: tzinfo, case: Case, school: School | None, lang: Lang
+) -> Prompt:
     """The preliminary refusal as the guardian reads it: the ground, the reason, until
     when a position may be stated; "no objections" as its one choice (typed words are
     the other answer)."""
     assert case.hearing_ground is not None and case.hearing_until is not None
-    reason = svc.cipher.decrypt_text(case.hearing_reason_enc) if case.hearing_reason_enc else ""
+    reason = cipher.decrypt_text(case.hearing_reason_enc) if case.hearing_reason_enc else ""
     text = Text(
         "hearing.invitation",
         {
@@ -137,15 +143,15 @@ def invitation_prompt(svc: Services, case: Case, school: School | None, lang: La
             "school": school_name(school, lang) or "",
             "ground": Text(f"ground.{case.hearing_ground}"),
             "reason": reason,
-            "until": local_time(case.hearing_until, svc.settings.zone),
+            "until": local_time(case.hearing_until, zone),
         },
     )
-    choice = PromptChoice(PromptAct.NO_OBJECTIONS, Text("hearing.no_objections_button"))
+    choice = Choice(Act.NO_OBJECTIONS, Text("hearing.no_objections_button"))
     return Prompt(lang, "hearing", (text,), ((choice,),), case_id=case.id)
 
 
 def no_objections_choice(texts: Texts, lang: Lang, case_id: str) -> Choice:
-    return Choice(texts(lang, "hearing.no_objections_button"), Act.NO_OBJECTIONS, case_id)
+    return Choice(Act.NO_OBJECTIONS, texts(lang, "hearing.no_objections_button"), case_id)
 
 
 def validate_position(raw: str) -> str:
@@ -175,13 +181,18 @@ async def open_hearing(session: AsyncSession, actor: Actor) -> str | None:
 
 
 async def state_position(
-    svc: Services, actor: Actor, case_id: str, raw: str | None, *, present: Present | None = None
+    deps: Deciding,
+    actor: Actor,
+    case_id: str,
+    raw: str | None,
+    *,
+    present: Present | None = None,
 ) -> Prompt:
     """Record the guardian's position (None: "no objections") and pass it to the school."""
     position = None if raw is None else validate_position(raw)
-    async with svc.sessions.begin() as session:
+    async with deps.sessions.begin() as session:
         case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.HEARING,))
-        now = svc.clock.now()
+        now = deps.clock.now()
         number = case_number(case.id)
         if case.hearing_answered_at is not None:
             raise DomainError("hearing.already_answered", case_number=number)
@@ -195,47 +206,51 @@ async def state_position(
             now=now,
             details={"objection": position is not None},
         )
-        case.hearing_position_enc = svc.cipher.encrypt_text(position) if position else None
+        case.hearing_position_enc = deps.cipher.encrypt_text(position) if position else None
         case.hearing_answered_at = case.hearing_closed_at = now
         lang = guardian_lang(guardian)
-        words = position or svc.texts(lang, "hearing.no_objections")
-        messages = await _school_messages(session, svc, case, position, words, now)
-        await enqueue(session, svc.cipher, now, *messages)
+        words = position or deps.texts(lang, "hearing.no_objections")
+        messages = await _school_messages(
+            session, deps.texts, deps.clock.zone, case, position, words
+        )
+        await enqueue(session, deps.cipher, now, *messages)
         received = say(lang, "hearing_position", "hearing.position_received", case_number=number)
         return await show(session, present, actor, received)
 
 
 async def list_lapse_candidates(
-    svc: Services, session: AsyncSession, after: str | None, limit: int
+    session: AsyncSession, after: str | None, limit: int, *, now: datetime
 ) -> list[str]:
     """Cases in hearing whose window passed and whose school was not told yet."""
-    return await list_lapsed_hearing_ids(session, now=svc.clock.now(), after=after, limit=limit)
+    return await list_lapsed_hearing_ids(session, now=now, after=after, limit=limit)
 
 
-async def close_lapsed_hearing(svc: Services, case_id: str) -> bool:
+async def close_lapsed_hearing(
+    sessions: Sessions, clock: Clock, cipher: DataCipher, texts: Texts, case_id: str
+) -> bool:
     """Tell the school that the window passed without a position; True when done now."""
-    async with svc.sessions.begin() as session:
-        case = await lock_case(session, case_id)
-        now = svc.clock.now()
-        if case is None or case.status != CaseStatus.HEARING.value:
+    async with sessions.begin() as session:
+        case = await lock_still(session, case_id, (CaseStatus.HEARING,))
+        now = clock.now()
+        if case is None:
             return False
         if case.hearing_closed_at is not None or not hearing_closed(case, now):
             return False
         apply_event(session, case, CaseEvent.HEARING_LAPSED, actor="system", now=now)
         case.hearing_closed_at = now
-        messages = await _school_messages(session, svc, case, None, None, now)
-        await enqueue(session, svc.cipher, now, *messages)
+        messages = await _school_messages(session, texts, clock.zone, case, None, None)
+        await enqueue(session, cipher, now, *messages)
     log.info("hearing window passed without a position", extra={"case_id": case_id})
     return True
 
 
 async def _school_messages(
     session: AsyncSession,
-    svc: Services,
+    texts: Texts,
+    zone: tzinfo,
     case: Case,
     position: str | None,
     words: str | None,
-    now: datetime,
 ) -> list[OutgoingMessage]:
     """The position for every inbox of the school: its chats (with the decision buttons)
     and its webhook. `words` is what the guardian said (None: nothing, the window
@@ -244,8 +259,8 @@ async def _school_messages(
     if school is None:
         return []
     lang = staff_language(school)
-    text = _school_text(svc, case, lang, position, words)
-    choices = decision_choices(svc.texts, lang, case.id)
+    text = _school_text(texts, zone, case, lang, position, words)
+    choices = decision_choices(texts, lang, case.id)
     messages = [
         text_message(
             f"hearing_position:{case.id}:{chat.chat_id}",
@@ -260,10 +275,12 @@ async def _school_messages(
     if school.webhook_url:
         body = _webhook_body(case, school, words, no_objections=words is not None and not position)
         messages.append(
-            OutgoingMessage(
-                dedupe_key=f"hearing_position:{case.id}:webhook",
-                kind=Kind.SCHOOL_HEARING,
-                payload=WebhookPayload(school_id=school.id, url=school.webhook_url, body=body),
+            webhook_message(
+                f"hearing_position:{case.id}:webhook",
+                Kind.SCHOOL_HEARING,
+                school.id,
+                school.webhook_url,
+                body,
                 case_id=case.id,
             )
         )
@@ -272,30 +289,30 @@ async def _school_messages(
     return messages
 
 
-def heard_text(svc: Services, case: Case, lang: Lang) -> str | None:
+def heard_text(
+    cipher: DataCipher, texts: Texts, zone: tzinfo, case: Case, lang: Lang
+) -> str | None:
     """What the school was told of the hearing (the position, "no objections", or that
     none came), as its chat got it; None while the hearing is still open."""
     if case.hearing_closed_at is None:
         return None
-    position = (
-        svc.cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
-    )
+    position = cipher.decrypt_text(case.hearing_position_enc) if case.hearing_position_enc else None
     answered = case.hearing_answered_at is not None
-    words = position or (svc.texts(lang, "hearing.no_objections") if answered else None)
-    return _school_text(svc, case, lang, position, words)
+    words = position or (texts(lang, "hearing.no_objections") if answered else None)
+    return _school_text(texts, zone, case, lang, position, words)
 
 
 def _school_text(
-    svc: Services, case: Case, lang: Lang, position: str | None, words: str | None
+    texts: Texts, zone: tzinfo, case: Case, lang: Lang, position: str | None, words: str | None
 ) -> str:
     number = case_number(case.id)
     if words is None:
         assert case.hearing_until is not None
-        until = local_time(case.hearing_until, svc.settings.zone)
-        return svc.texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
+        until = local_time(case.hearing_until, zone)
+        return texts(lang, "staff.hearing_lapsed", case_number=number, until=until)
     if position is None:
-        return svc.texts(lang, "staff.hearing_no_objections", case_number=number)
-    return svc.texts(lang, "staff.hearing_position", case_number=number, position=position)
+        return texts(lang, "staff.hearing_no_objections", case_number=number)
+    return texts(lang, "staff.hearing_position", case_number=number, position=position)
 
 
 def _webhook_body(

@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Text
 from bot.domain.identifiers import normalize_kz_mobile
 from bot.domain.status import CaseStatus
 from bot.runtime import Services
@@ -17,7 +18,7 @@ from bot.usecases.access import Actor
 from bot.usecases.case_views import case_view
 from bot.usecases.first_contact import notice_dedupe_key
 from bot.usecases.notices import notice_message
-from bot.usecases.prompts import Present, Prompt, Text, show
+from bot.usecases.prompts import Present, Prompt, show
 from bot.usecases.welcome import forget_start, language_of
 from storage.models import Case, Guardian, LinkToken
 from storage.outbox import Kind, enqueue

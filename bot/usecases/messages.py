@@ -1,34 +1,14 @@
-"""Building outgoing Telegram messages: text, inline keyboards, documents."""
+"""Building outgoing messages: Telegram text or documents with their choices, webhook events."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from storage.outbox import Choices, Kind, OutgoingMessage, TelegramPayload
-
-
-class Packable(Protocol):
-    """Callback data as a button needs it: packed into the string Telegram sends back.
-
-    aiogram's `CallbackData` is one; naming only `pack` keeps aiogram out of use cases.
-    """
-
-    def pack(self) -> str: ...
-
-
-Button = tuple[str, Packable]
+from bot.domain.choices import Choices
+from storage.outbox import Kind, OutgoingMessage, TelegramPayload, WebhookPayload
 
 # Takes the phone-number keyboard away, so the guardian's letter keyboard shows again.
 REMOVE_KEYBOARD: dict[str, Any] = {"remove_keyboard": True}
-
-
-def inline_keyboard(rows: Sequence[Sequence[Button]]) -> dict[str, Any]:
-    return {
-        "inline_keyboard": [
-            [{"text": text, "callback_data": data.pack()} for text, data in row] for row in rows
-        ]
-    }
 
 
 def text_message(
@@ -38,19 +18,16 @@ def text_message(
     text: str,
     *,
     case_id: str | None = None,
-    buttons: Sequence[Sequence[Button]] = (),
     choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> OutgoingMessage:
     """An HTML `sendMessage`; `text` must already be safe HTML (see bot.texts).
 
-    `choices` become inline buttons when the row is sent; `reply_markup` is used only
-    when there are no `buttons` and no `choices`: a message carries one.
+    `choices` become buttons when the row is sent; `reply_markup` is used only when
+    there are no `choices`: a message carries one.
     """
     params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
-    if buttons:
-        params["reply_markup"] = inline_keyboard(buttons)
-    elif reply_markup is not None and not choices:
+    if reply_markup is not None and not choices:
         params["reply_markup"] = reply_markup
     return OutgoingMessage(
         dedupe_key=dedupe_key,
@@ -69,13 +46,10 @@ def document_message(
     caption: str,
     *,
     case_id: str | None = None,
-    buttons: Sequence[Sequence[Button]] = (),
     choices: Choices = (),
 ) -> OutgoingMessage:
     """A stored PDF with an HTML caption (at most 1024 characters after parsing)."""
     params: dict[str, Any] = {"chat_id": chat_id, "caption": caption, "parse_mode": "HTML"}
-    if buttons:
-        params["reply_markup"] = inline_keyboard(buttons)
     payload = TelegramPayload(
         method="sendDocument",
         params=params,
@@ -83,4 +57,12 @@ def document_message(
         filename=filename,
         choices=choices,
     )
+    return OutgoingMessage(dedupe_key=dedupe_key, kind=kind, payload=payload, case_id=case_id)
+
+
+def webhook_message(
+    dedupe_key: str, kind: Kind, school_id: int, url: str, body: dict[str, Any], *, case_id: str
+) -> OutgoingMessage:
+    """An event POSTed to the school's webhook `url`, signed when it is sent."""
+    payload = WebhookPayload(school_id=school_id, url=url, body=body)
     return OutgoingMessage(dedupe_key=dedupe_key, kind=kind, payload=payload, case_id=case_id)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bot.domain.choices import Act, Choice, Text
 from bot.grammar import given_names
 from bot.runtime import Services
 from bot.texts import Lang, Texts, count_key
 from bot.usecases.case_views import CaseView, validity
 from bot.usecases.messages import text_message
-from bot.usecases.prompts import Act as PromptAct
-from bot.usecases.prompts import Choice as PromptChoice
-from bot.usecases.prompts import Prompt, Text, render, render_parts
-from storage.outbox import Act, Choice, Kind, OutgoingMessage
+from bot.usecases.prompts import Prompt, render, render_parts
+from storage.outbox import Kind, OutgoingMessage
 
 # The wording's name; a new wording gets a new one. The stored text is the evidence.
 CONSENT_VERSION = "2026-12.1"
@@ -82,8 +81,8 @@ def notice_prompt(svc: Services, lang: Lang, view: CaseView, *, web: bool = Fals
     )
     choices = (
         (
-            PromptChoice(PromptAct.AGREE, Text("consent.agree_button")),
-            PromptChoice(PromptAct.DECLINE, Text("consent.decline_button")),
+            Choice(Act.AGREE, Text("consent.agree_button")),
+            Choice(Act.DECLINE, Text("consent.decline_button")),
         ),
     )
     return Prompt(lang, "notice", parts, choices, case_id=view.case_id)
@@ -97,7 +96,7 @@ def notice_message(
     text = render_parts(svc.texts, prompt)
     choices = tuple(
         tuple(
-            Choice(render(svc.texts, lang, c.label), Act(c.act.value), view.case_id)
+            replace(c, label=render(svc.texts, lang, c.label), case_id=view.case_id)
             for c in row
             if isinstance(c.label, Text)
         )

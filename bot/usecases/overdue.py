@@ -19,14 +19,14 @@ from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import local_time
 from bot.texts import Texts
 from bot.usecases.access import guardian_lang
-from bot.usecases.clockwork import reachable_chat
+from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.forwarding import staff_language
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
 from storage.crypto import DataCipher
 from storage.models import Case
 from storage.outbox import Kind, OutgoingMessage, enqueue
-from storage.repositories.cases import list_past_deadline_ids, lock_case
+from storage.repositories.cases import list_past_deadline_ids
 from storage.repositories.guardians import get_guardian
 from storage.repositories.schools import get_school
 from storage.session import Sessions
@@ -48,9 +48,9 @@ async def mark_overdue(
 ) -> bool:
     """Move a case past its deadline to `overdue` and escalate; True when done now."""
     async with sessions.begin() as session:
-        case = await lock_case(session, case_id)
+        case = await lock_still(session, case_id, WITH_SCHOOL)
         now = clock.now()
-        if case is None or CaseStatus(case.status) not in WITH_SCHOOL:
+        if case is None:
             return False
         if case.deadline_at is None or now <= case.deadline_at:
             return False

@@ -2,7 +2,8 @@
 
 A use case of the guardian's conversation returns a `Prompt`: text keys with their
 parameters (a parameter may itself be a `Text`, rendered in the same language), the
-choices to offer in rows, and the question it leaves open. The Telegram view renders it
+choices to offer in rows (`bot.domain.choices`, the same ones every audience is
+offered), and the question it leaves open. The Telegram view renders it
 into a message with buttons; a web page can render the same prompt as a form whose
 buttons post the choice's `act`, `step` and `value` back to the same use cases.
 
@@ -14,67 +15,17 @@ response (a web page) passes none and renders the returned prompt itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.domain.choices import Choices, Step, Text
 from bot.texts import Lang, Raw, Texts
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.usecases.access import Actor
-
-
-class Step(StrEnum):
-    """A question of the application form; the draft records the one asked last."""
-
-    SCHOOL = "school"
-    GRADE = "grade"
-    ADDRESS = "address"
-    NOTE = "note"
-    SUMMARY = "summary"
-
-
-class Act(StrEnum):
-    """What choosing a `Choice` does."""
-
-    ANSWER = "answer"  # `value` answers `step` (a grade, a school id)
-    SKIP = "skip"  # the optional `step` stays empty
-    EDIT = "edit"  # ask `step` again
-    CONFIRM = "confirm"  # submit the application shown in the summary
-    LANGUAGE = "language"  # speak the language `value`
-    SHARE_PHONE = "share_phone"  # prove the phone number (Telegram: the contact button)
-    AGREE = "agree"  # consent to the notice
-    DECLINE = "decline"  # refuse the notice
-    AGAIN = "again"  # "I changed my mind": show the notice again after a decline
-    NO_OBJECTIONS = "no_objections"  # the hearing: no position to state
-    WITHDRAW = "withdraw"  # take the consent back
-
-
-@dataclass(frozen=True)
-class Text:
-    """A catalog text `key` with `params`; `lines` follow it, one per line.
-
-    `lang` is set only for a text that must be read in a language of its own (the
-    button that switches to the other language is labelled in that language).
-    """
-
-    key: str
-    params: Mapping[str, object] = field(default_factory=dict)
-    lines: tuple[Text, ...] = ()
-    lang: Lang | None = None
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One button: `label` is a catalog text, or a name from the data (a school)."""
-
-    act: Act
-    label: Text | str
-    step: Step | None = None
-    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +48,7 @@ class Prompt:
     lang: Lang
     purpose: str
     parts: tuple[Text, ...]
-    choices: tuple[tuple[Choice, ...], ...] = ()
+    choices: Choices = ()
     case_id: str | None = None
     asks: Step | None = None
     attachment: Attachment | None = None

@@ -16,24 +16,27 @@ The phone hash is a keyed HMAC: without the data key it reveals no number.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.domain.status import FINAL_STATUSES, CaseStatus
-from bot.runtime import Services
 from bot.usecases.web_identity import LOCK_TIME
 from storage.models import Case
-from storage.redis_dialogs import bound_redis_dialogs
 from storage.repositories import purge as repo
 from storage.repositories.audit import add_audit_event
 from storage.repositories.cases import lock_case
 from storage.repositories.web_sessions import delete_idle_sign_in_codes, end_expired_sessions
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
 PURGED_EVENT = "personal_data_purged"
+BoundDialogs = Callable[[], Awaitable[int]]
+"""Gives dialogs kept outside the database (Redis) a lifetime; returns how many had none."""
 _FINAL = sorted(status.value for status in FINAL_STATUSES)
 
 
@@ -48,11 +51,6 @@ class HousekeepingResult:
     sign_in_codes: int = 0
 
 
-def retention_cutoff(svc: Services) -> datetime:
-    """Cases closed before this moment have outlived the retention period."""
-    return svc.clock.now() - timedelta(days=svc.settings.RETENTION_DAYS)
-
-
 def _purgeable(case: Case, cutoff: datetime) -> bool:
     if case.purged_at is not None or CaseStatus(case.status) not in FINAL_STATUSES:
         return False
@@ -61,20 +59,19 @@ def _purgeable(case: Case, cutoff: datetime) -> bool:
 
 
 async def list_purge_candidates(
-    svc: Services, session: AsyncSession, after: str | None, limit: int
+    session: AsyncSession, after: str | None, limit: int, *, cutoff: datetime
 ) -> list[str]:
-    return await repo.list_purgeable_case_ids(
-        session, _FINAL, retention_cutoff(svc), after=after, limit=limit
-    )
+    """Cases closed before `cutoff` (the retention period ago) and not purged yet."""
+    return await repo.list_purgeable_case_ids(session, _FINAL, cutoff, after=after, limit=limit)
 
 
-async def purge_case(svc: Services, case_id: str) -> bool:
+async def purge_case(sessions: Sessions, clock: Clock, cutoff: datetime, case_id: str) -> bool:
     """Erase one closed case's personal data; True when it was purged now."""
-    async with svc.sessions.begin() as session:
+    async with sessions.begin() as session:
         case = await lock_case(session, case_id)
-        if case is None or not _purgeable(case, retention_cutoff(svc)):
+        if case is None or not _purgeable(case, cutoff):
             return False
-        now = svc.clock.now()
+        now = clock.now()
         case.pd_enc = None
         case.refusal_reason_enc = None
         case.hearing_reason_enc = case.hearing_position_enc = None
@@ -93,22 +90,23 @@ async def purge_case(svc: Services, case_id: str) -> bool:
 
 
 async def list_guardian_purge_candidates(
-    svc: Services, session: AsyncSession, after: int | None, limit: int
+    session: AsyncSession, after: int | None, limit: int
 ) -> list[int]:
+    """Guardians with personal data whose every case is purged."""
     return await repo.list_purgeable_guardian_ids(session, after=after, limit=limit)
 
 
-async def purge_guardian(svc: Services, guardian_id: int) -> bool:
+async def purge_guardian(sessions: Sessions, clock: Clock, guardian_id: int) -> bool:
     """Erase a guardian's name, phone and IIN once all their cases are purged.
 
     Done in its own pass after the cases, not inside a case's purge: two replicas
     purging two cases of one guardian at once would each see the other case unpurged.
     """
-    async with svc.sessions.begin() as session:
+    async with sessions.begin() as session:
         guardian = await repo.lock_purgeable_guardian(session, guardian_id)
         if guardian is None:
             return False
-        now = svc.clock.now()
+        now = clock.now()
         guardian.pd_enc = None
         guardian.iin_hash = None
         guardian.updated_at = now
@@ -123,25 +121,23 @@ async def purge_guardian(svc: Services, guardian_id: int) -> bool:
     return True
 
 
-async def purge_housekeeping(svc: Services) -> HousekeepingResult:
+async def purge_housekeeping(
+    sessions: Sessions, now: datetime, cutoff: datetime, bound_dialogs: BoundDialogs | None
+) -> HousekeepingResult:
     """Drop old finished outbox payloads that belong to no case, abandoned dialogs, ended
     web sessions and idle sign-in codes.
 
     Dialogs are staff prompts in `fsm_states` when the FSM storage is SQL (with Redis,
     keys expire by themselves after the same period; keys written without a lifetime by
     an older version get one here) and `guardian_starts` rows of chats that never
-    shared their phone. A web session goes at its end; a sign-in code row once it has
-    been idle for longer than a lock lasts (see `delete_idle_sign_in_codes`).
+    shared their phone. `bound_dialogs` is None when dialogs live in the database only.
+    A web session goes at its end; a sign-in code row once it has been idle for longer
+    than a lock lasts (see `delete_idle_sign_in_codes`).
     """
-    cutoff, now = retention_cutoff(svc), svc.clock.now()
-    async with svc.sessions.begin() as session:
+    async with sessions.begin() as session:
         payloads = await repo.erase_old_outbox_payloads(session, cutoff)
         dialogs = await repo.delete_stale_dialogs(session, cutoff)
-        sessions = await end_expired_sessions(session, now)
+        ended = await end_expired_sessions(session, now)
         codes = await delete_idle_sign_in_codes(session, now - LOCK_TIME, now)
-    bounded = (
-        await bound_redis_dialogs(svc.settings.REDIS_URL, svc.settings.RETENTION_DAYS)
-        if svc.settings.REDIS_URL
-        else 0
-    )
-    return HousekeepingResult(payloads, dialogs, bounded, sessions, codes)
+    bounded = await bound_dialogs() if bound_dialogs is not None else 0
+    return HousekeepingResult(payloads, dialogs, bounded, ended, codes)

@@ -22,7 +22,7 @@ from bot.domain.timing import local_time, next_daytime
 from bot.texts import Texts
 from bot.usecases.access import guardian_lang
 from bot.usecases.case_views import case_view
-from bot.usecases.clockwork import reachable_chat
+from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import no_objections_choice
 from bot.usecases.messages import text_message
@@ -34,7 +34,6 @@ from storage.repositories.cases import (
     list_school_unreminded_ids,
     list_unanswered_hearing_ids,
     list_unreminded_reachable_ids,
-    lock_case,
 )
 from storage.repositories.guardians import get_guardian
 from storage.repositories.schools import get_school, list_staff_chats
@@ -76,8 +75,8 @@ async def remind_guardian(
     due gets a single reminder, not two in a row. The reminder waits for daytime.
     """
     async with sessions.begin() as session:
-        case = await lock_case(session, case_id)
-        if case is None or CaseStatus(case.status) not in SILENT_STATUSES:
+        case = await lock_still(session, case_id, SILENT_STATUSES)
+        if case is None:
             return False
         now = clock.now()
         due = reminders_due(case.notified_at, now) if case.notified_at else 0
@@ -146,9 +145,9 @@ async def remind_school(
     reminded so it is not looked at again every minute.
     """
     async with sessions.begin() as session:
-        case = await lock_case(session, case_id)
+        case = await lock_still(session, case_id, WITH_SCHOOL)
         now = clock.now()
-        if case is None or CaseStatus(case.status) not in WITH_SCHOOL:
+        if case is None:
             return False
         if not _school_reminder_due(calendar, clock.zone, case, now):
             return False
@@ -215,9 +214,9 @@ async def remind_hearing(
 ) -> bool:
     """On the last day of the hearing, remind a silent guardian once; True if queued."""
     async with sessions.begin() as session:
-        case = await lock_case(session, case_id)
+        case = await lock_still(session, case_id, (CaseStatus.HEARING,))
         now = clock.now()
-        if case is None or case.status != CaseStatus.HEARING.value:
+        if case is None:
             return False
         if not _hearing_reminder_due(calendar, clock.zone, case, now):
             return False

@@ -7,25 +7,37 @@ built from the update id means a re-delivered update never answers twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from bot.runtime import Services
+from bot.clock import Clock
+from bot.domain.choices import Choices
 from bot.usecases.access import Actor
-from bot.usecases.messages import Button, text_message
-from storage.outbox import Choices, Kind, OutgoingMessage, enqueue
+from bot.usecases.messages import text_message
+from storage.crypto import DataCipher
+from storage.outbox import Kind, OutgoingMessage, enqueue
 from storage.repositories.outbox import has_replies_to
+from storage.session import Sessions
 
 log = logging.getLogger(__name__)
 
 
+class Replying(Protocol):
+    """What queueing a reply touches (`Services` and `Deciding` both have it)."""
+
+    @property
+    def sessions(self) -> Sessions: ...
+    @property
+    def cipher(self) -> DataCipher: ...
+    @property
+    def clock(self) -> Clock: ...
+
+
 async def reply(
-    svc: Services,
+    svc: Replying,
     actor: Actor,
     text: str,
     *,
     purpose: str,
-    buttons: Sequence[Sequence[Button]] = (),
     choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> None:
@@ -33,14 +45,12 @@ async def reply(
 
     `purpose` tells apart several replies to one update.
     """
-    message = _reply_message(
-        actor, text, purpose, buttons=buttons, choices=choices, reply_markup=reply_markup
-    )
+    message = _reply_message(actor, text, purpose, choices=choices, reply_markup=reply_markup)
     async with svc.sessions.begin() as session:
         await enqueue(session, svc.cipher, svc.clock.now(), message)
 
 
-async def reply_unless_answered(svc: Services, actor: Actor, text: str, *, purpose: str) -> bool:
+async def reply_unless_answered(svc: Replying, actor: Actor, text: str, *, purpose: str) -> bool:
     """Queue `text` unless this update was answered already; True when queued.
 
     For error answers. Telegram delivers an update again when our 200 came late, and
@@ -61,7 +71,6 @@ def _reply_message(
     text: str,
     purpose: str,
     *,
-    buttons: Sequence[Sequence[Button]] = (),
     choices: Choices = (),
     reply_markup: dict[str, Any] | None = None,
 ) -> OutgoingMessage:
@@ -70,7 +79,6 @@ def _reply_message(
         Kind.REPLY,
         actor.chat_id,
         text,
-        buttons=buttons,
         choices=choices,
         reply_markup=reply_markup,
     )

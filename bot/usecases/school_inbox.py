@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, CaseStatus
 from bot.errors import DomainError, NotFound
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases import decisions
-from bot.usecases.case_views import case_number, school_name
+from bot.usecases.case_views import school_name
 from bot.usecases.decisions import DecisionResult, SchoolActor
 from bot.usecases.forwarding import load_package, package_summary
 from bot.usecases.hearing import heard_text, hearing_closed
@@ -173,7 +174,7 @@ def _hearing(svc: Services, case: Case, lang: Lang) -> dict[str, Any]:
         "hearing_until": case.hearing_until,
         "hearing_ground": case.hearing_ground,
         "hearing_reason": svc.cipher.decrypt_text(reason) if reason else None,
-        "heard": heard_text(svc, case, lang),
+        "heard": heard_text(svc.cipher, svc.texts, svc.clock.zone, case, lang),
     }
 
 
@@ -196,11 +197,11 @@ def _actor(member: StaffMember) -> SchoolActor:
 
 async def accept(svc: Services, member: StaffMember, case_id: str) -> DecisionResult:
     """Accept, exactly as the chat's button and the API do."""
-    return await decisions.accept(svc, case_id, _actor(member))
+    return await decisions.accept(svc.deciding, case_id, _actor(member))
 
 
 async def refuse(
     svc: Services, member: StaffMember, case_id: str, ground: int, reason: str
 ) -> DecisionResult:
     """Refuse: the first time a preliminary decision and the hearing, then the final one."""
-    return await decisions.refuse(svc, case_id, _actor(member), ground, reason)
+    return await decisions.refuse(svc.deciding, case_id, _actor(member), ground, reason)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from bot.domain.choices import Act, Choice
 from bot.domain.identifiers import case_number
 from bot.domain.status import DECIDABLE_STATUSES, CaseStatus
 from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError, NotFound
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.texts import Lang
 from bot.usecases import decisions
 from bot.usecases.access import Actor
@@ -16,20 +17,19 @@ from bot.usecases.decisions import REASON_MAX, REASON_MIN, DecisionResult, Schoo
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import HearingOpen, require_hearing_closed
 from bot.usecases.replies import reply
-from storage.outbox import Act, Choice
 from storage.repositories.cases import get_case
 from storage.repositories.schools import get_school, get_staff_chat
 
 FORCE_REPLY = {"force_reply": True, "input_field_placeholder": "…"}
 
 
-async def _chat_school(svc: Services, actor: Actor, case_id: str) -> tuple[SchoolActor, Lang]:
+async def _chat_school(deps: Deciding, actor: Actor, case_id: str) -> tuple[SchoolActor, Lang]:
     """The school whose inbox this chat is, if the case belongs to it and is still open.
 
     A package forwarded to another chat does nothing there: that chat is not the
     case's school's inbox, so it learns only that it may not decide.
     """
-    async with svc.sessions() as session:
+    async with deps.sessions() as session:
         chat = await get_staff_chat(session, actor.chat_id)
         school = await get_school(session, chat.school_id) if chat else None
         case = await get_case(session, case_id)
@@ -38,7 +38,7 @@ async def _chat_school(svc: Services, actor: Actor, case_id: str) -> tuple[Schoo
     if CaseStatus(case.status) not in DECIDABLE_STATUSES:
         raise DomainError("staff.already_decided", case_number=case_number(case_id))
     try:
-        require_hearing_closed(svc, case, svc.clock.now())
+        require_hearing_closed(deps.clock.zone, case, deps.clock.now())
     except HearingOpen as exc:
         raise _hearing_open(exc) from None
     label = f"telegram:{actor.telegram_user_id}@{actor.chat_id}"
@@ -66,21 +66,21 @@ async def _decide(case_id: str, decision: Awaitable[DecisionResult]) -> Decision
     return result
 
 
-async def accept_in_chat(svc: Services, actor: Actor, case_id: str) -> None:
-    school, lang = await _chat_school(svc, actor, case_id)
-    result = await _decide(case_id, decisions.accept(svc, case_id, school))
-    text = svc.texts(
+async def accept_in_chat(deps: Deciding, actor: Actor, case_id: str) -> None:
+    school, lang = await _chat_school(deps, actor, case_id)
+    result = await _decide(case_id, decisions.accept(deps, case_id, school))
+    text = deps.texts(
         lang,
         "staff.accepted_done",
         case_number=result.case_number,
         registration_number=result.registration_number,
     )
-    await reply(svc, actor, text, purpose="accepted")
+    await reply(deps, actor, text, purpose="accepted")
 
 
-async def ask_ground(svc: Services, actor: Actor, case_id: str) -> None:
-    _, lang = await _chat_school(svc, actor, case_id)
-    t = svc.texts
+async def ask_ground(deps: Deciding, actor: Actor, case_id: str) -> None:
+    _, lang = await _chat_school(deps, actor, case_id)
+    t = deps.texts
     text = "\n\n".join(
         [
             t(lang, "staff.choose_ground", case_number=case_number(case_id)),
@@ -93,18 +93,18 @@ async def ask_ground(svc: Services, actor: Actor, case_id: str) -> None:
     )
     choices = (
         tuple(
-            Choice(t(lang, "staff.ground_button", ground=g), Act.GROUND, case_id, str(g))
+            Choice(Act.GROUND, t(lang, "staff.ground_button", ground=g), case_id, value=str(g))
             for g in (1, 2, 3)
         ),
     )
-    await reply(svc, actor, text, purpose="grounds", choices=choices)
+    await reply(deps, actor, text, purpose="grounds", choices=choices)
 
 
-async def ask_reason(svc: Services, actor: Actor, case_id: str, ground: int) -> None:
+async def ask_reason(deps: Deciding, actor: Actor, case_id: str, ground: int) -> None:
     """Ask for the reason as a force-reply: in a group with privacy mode, the bot sees
     only commands and replies to its own messages, so the answer must be a reply."""
-    _, lang = await _chat_school(svc, actor, case_id)
-    text = svc.texts(
+    _, lang = await _chat_school(deps, actor, case_id)
+    text = deps.texts(
         lang,
         "staff.ask_reason",
         case_number=case_number(case_id),
@@ -112,22 +112,22 @@ async def ask_reason(svc: Services, actor: Actor, case_id: str, ground: int) -> 
         min=REASON_MIN,
         max=REASON_MAX,
     )
-    await reply(svc, actor, text, purpose="ask_reason", reply_markup=FORCE_REPLY)
+    await reply(deps, actor, text, purpose="ask_reason", reply_markup=FORCE_REPLY)
 
 
 async def refuse_in_chat(
-    svc: Services, actor: Actor, case_id: str, ground: int, reason: str
+    deps: Deciding, actor: Actor, case_id: str, ground: int, reason: str
 ) -> None:
-    school, lang = await _chat_school(svc, actor, case_id)
-    result = await _decide(case_id, decisions.refuse(svc, case_id, school, ground, reason))
+    school, lang = await _chat_school(deps, actor, case_id)
+    result = await _decide(case_id, decisions.refuse(deps, case_id, school, ground, reason))
     if result.hearing_until is not None:
-        text = svc.texts(
+        text = deps.texts(
             lang,
             "staff.hearing_started",
             case_number=result.case_number,
             ground=ground,
-            until=local_time(result.hearing_until, svc.settings.zone),
+            until=local_time(result.hearing_until, deps.clock.zone),
         )
     else:
-        text = svc.texts(lang, "staff.refused_done", case_number=result.case_number, ground=ground)
-    await reply(svc, actor, text, purpose="refused")
+        text = deps.texts(lang, "staff.refused_done", case_number=result.case_number, ground=ground)
+    await reply(deps, actor, text, purpose="refused")

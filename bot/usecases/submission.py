@@ -8,17 +8,18 @@ from datetime import datetime
 
 from bot.documents import ApplicationData, render_application
 from bot.documents.text import annex_address
+from bot.domain.choices import Text
 from bot.domain.status import CaseEvent, CaseStatus
+from bot.domain.timing import local_time
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.texts import Lang
 from bot.usecases.access import Actor, guardian_lang, lock_own_case
 from bot.usecases.application import Draft, Step, ask_next, load_draft, missing_step
 from bot.usecases.case_views import CaseView, case_view
-from bot.usecases.clockwork import local_time
 from bot.usecases.forwarding import forward_package
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.prompts import Attachment, Present, Prompt, Text, show
+from bot.usecases.prompts import Attachment, Present, Prompt, show
 from storage.models import ConsentRecord
 from storage.repositories.consent import latest_consent
 from storage.repositories.documents import add_document
@@ -64,7 +65,9 @@ async def confirm(
         case.registered_at = svc.calendar.registration_time(now)
         case.deadline_at = svc.calendar.deadline(case.registered_at)
         application.confirmed_at = now
-        registered, deadline = (local_time(svc, m) for m in (case.registered_at, case.deadline_at))
+        registered, deadline = (
+            local_time(m, svc.clock.zone) for m in (case.registered_at, case.deadline_at)
+        )
         copy = _copy(view, lang, registered, deadline, document.id)
         await show(session, present, actor, copy)
         await forward_package(session, svc, case, document, school)

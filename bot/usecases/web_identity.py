@@ -19,10 +19,10 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.timing import local_time
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.texts import Lang
-from bot.usecases.clockwork import local_time
 from storage.models import SignInCode
 from storage.outbox import Kind, OutgoingMessage, SmsPayload, enqueue
 from storage.repositories.tokens import token_hash
@@ -70,7 +70,7 @@ def _code_hash(svc: Services, subject: str, code: str) -> str:
 
 
 def locked_error(svc: Services, until: datetime) -> DomainError:
-    return DomainError("web.code_locked", "sign-in locked", until=local_time(svc, until))
+    return DomainError("web.code_locked", "sign-in locked", until=local_time(until, svc.clock.zone))
 
 
 async def send_code(

@@ -12,11 +12,12 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.choices import Act, Choice, Text
 from bot.runtime import Services
 from bot.texts import DEFAULT_LANG, Lang, Texts, parse_lang
 from bot.usecases.access import Actor, guardian_lang
 from bot.usecases.guardian_status import status_prompt
-from bot.usecases.prompts import Act, Choice, Present, Prompt, Text, render, say, show
+from bot.usecases.prompts import Present, Prompt, render, say, show
 from storage.models import Guardian, GuardianStart
 from storage.outbox import OUTBOX_DIRTY, Kind
 from storage.repositories.guardians import get_guardian_by_telegram

@@ -33,10 +33,12 @@ async def on_decision(request: web.Request) -> web.Response:
     actor = SchoolActor(school_id=school_id, label=f"api:school:{school_id}")
     case_id = request.match_info["case_id"]
     if decision.decision == "accepted":
-        result = await decisions.accept(svc, case_id, actor)
+        result = await decisions.accept(svc.deciding, case_id, actor)
     else:
         assert decision.ground is not None and decision.reason is not None
-        result = await decisions.refuse(svc, case_id, actor, decision.ground, decision.reason)
+        result = await decisions.refuse(
+            svc.deciding, case_id, actor, decision.ground, decision.reason
+        )
     answer = DecisionAnswer(
         case_id=result.case_id,
         status=result.status.value,

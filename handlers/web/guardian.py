@@ -12,18 +12,20 @@ id is ever in an address or a form: the session says which case it is.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from markupsafe import Markup
 from multidict import MultiDictProxy
 
+from bot.domain.choices import Act
 from bot.errors import DomainError
 from bot.runtime import Services
 from bot.usecases import consent, form_answers, guardian_web, hearing, submission
 from bot.usecases.access import Actor
 from bot.usecases.guardian_web import GUARDIAN_SESSION
-from bot.usecases.prompts import Act, Prompt
+from bot.usecases.prompts import Prompt
 from handlers.web.context import SERVICES
 from handlers.web.presenter import Posted, WebPresenter, parse_choice
 from handlers.web.render import error_page, page_lang, redirect, render
@@ -135,7 +137,7 @@ async def _act(
     forms = (svc.sessions, svc.clock, svc.cipher, actor, case_id)
     step, act = posted.step, posted.act
     if act is None:
-        return await hearing.state_position(svc, actor, case_id, form.get("answer", ""))
+        return await hearing.state_position(svc.deciding, actor, case_id, form.get("answer", ""))
     if act is Act.ANSWER and step is not None and posted.value is None:
         text = form.get("answer", "")
         return await form_answers.answer(*forms, step, text, only_asked=True)
@@ -143,12 +145,12 @@ async def _act(
         return await form_answers.choose(*forms, step, posted.value, only_asked=True)
     if act is Act.EDIT and step is not None:
         return await form_answers.edit(*forms, step)
-    actions = {
+    actions: dict[Act, Callable[[], Awaitable[Prompt | None]]] = {
         Act.AGREE: lambda: consent.agree(svc, actor, case_id, None),
         Act.DECLINE: lambda: consent.decline(svc, actor, case_id, None),
         Act.AGAIN: lambda: consent.ask_again(svc, actor, case_id),
         Act.CONFIRM: lambda: submission.confirm(svc, actor, case_id),
-        Act.NO_OBJECTIONS: lambda: hearing.state_position(svc, actor, case_id, None),
+        Act.NO_OBJECTIONS: lambda: hearing.state_position(svc.deciding, actor, case_id, None),
         Act.WITHDRAW: lambda: _withdraw(svc, actor, case_id),
     }
     if act not in actions:

@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 
 from markupsafe import Markup
 
+from bot.domain.choices import Act, Choice, Step, Text
 from bot.errors import DomainError
 from bot.texts import Lang, Texts
 from bot.usecases.application import ADDRESS_MAX, NOTE_MAX
 from bot.usecases.form_answers import SCHOOL_QUERY_MAX
 from bot.usecases.hearing import POSITION_MAX
-from bot.usecases.prompts import Act, Choice, Prompt, Step, Text, render, render_parts
+from bot.usecases.prompts import Prompt, render, render_parts
 
 POSITION = "position"
 """The hearing's typed position: the one answer that is no choice and no form step."""

@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from markupsafe import Markup
 
+from bot.domain.timing import local_time
 from bot.errors import Conflict, DomainError, NotFound
 from bot.texts import DEFAULT_LANG, Lang, parse_lang
-from bot.usecases.clockwork import local_time
 from handlers.web.context import SERVICES
 from handlers.web.security import FormExpired, csrf_token, keep_csrf_cookie
 
@@ -84,7 +84,7 @@ def render(
         "t": t,
         "path": request.path,
         "csrf": csrf_token(request),
-        "when": lambda moment: local_time(svc, moment),
+        "when": lambda moment: local_time(moment, svc.clock.zone),
         "duration": duration,
     }
     response = aiohttp_jinja2.render_template(template, request, {**page, **context}, status=status)

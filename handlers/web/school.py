@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from bot.domain.identifiers import case_number
 from bot.errors import Conflict, DomainError, NotFound
 from bot.usecases import school_inbox, staff_accounts
-from bot.usecases.case_views import case_number
 from bot.usecases.decisions import REASON_MAX, REASON_MIN, validate_reason
 from bot.usecases.hearing import HearingOpen
 from bot.usecases.staff_accounts import STAFF_SESSION, StaffMember

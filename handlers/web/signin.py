@@ -7,7 +7,7 @@ the page to go to differ (`CodeEntry`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -82,7 +82,7 @@ class CodeEntry:
         keep_csrf_cookie(request, response)
         return response
 
-    def _context(self, errors: dict[str, object]) -> dict[str, object]:
+    def _context(self, errors: Mapping[str, object]) -> dict[str, object]:
         return {
             "errors": errors,
             "action": self.action,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import inspect, select, text
 
 from bot.delivery.effects import CaseDeliveryEffects
+from bot.domain.choices import Step
 from bot.domain.status import CaseStatus
 from bot.runtime import Services
 from bot.signals import VkkSignal
@@ -23,7 +24,7 @@ from bot.usecases import consent, decisions, form_answers, identity, submission
 from bot.usecases.access import Actor
 from bot.usecases.decisions import SchoolActor
 from bot.usecases.intake import accept_signal
-from bot.usecases.prompts import Prompt, Step
+from bot.usecases.prompts import Prompt
 from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.callbacks import CaseAction, CaseCb
 from handlers.telegram.guardian.views import TelegramPresenter
@@ -191,7 +192,7 @@ async def full_flow(svc: Services, person: Person, setup: SchoolSetup, user_id: 
     await answer_address(svc, actor(user_id), case_id, person.address)
     assert (await confirm(svc, actor(user_id), case_id)).purpose == "submitted"
     await deliver_due(svc)
-    await decisions.accept(svc, case_id, setup.actor)
+    await decisions.accept(svc.deciding, case_id, setup.actor)
     await deliver_due(svc)
     return case_id
 

@@ -19,12 +19,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from bot.domain.choices import Step
 from bot.domain.status import CaseStatus
 from bot.errors import DomainError
-from bot.runtime import Services
+from bot.runtime import Deciding, Services
 from bot.usecases import consent, form_answers, guardian_chat, staff
 from bot.usecases.access import Actor, web_guardian
-from bot.usecases.prompts import Prompt, Step, render_parts
+from bot.usecases.prompts import Prompt, render_parts
 from bot.usecases.schools import issue_school_api_key
 from handlers.telegram.callbacks import CaseAction
 from storage.models import Application, AuditEvent, Case, ConsentRecord, OutboxMessage
@@ -235,7 +236,7 @@ async def forwarded_case(svc: Services) -> tuple[str, SchoolSetup, SchoolSetup]:
     return case_id, own, other
 
 
-StaffAction = Callable[[Services, Actor, str], Awaitable[None]]
+StaffAction = Callable[[Deciding, Actor, str], Awaitable[None]]
 STAFF_ACTIONS: list[tuple[str, StaffAction]] = [
     ("accept", staff.accept_in_chat),
     ("refuse", staff.ask_ground),
@@ -254,12 +255,12 @@ async def test_staff_chat_of_another_school_cannot_decide_or_see_the_case(
     before = await snapshot(services, case_id)
 
     with pytest.raises(DomainError) as refused:
-        await action(services, Actor(6_177_777, chat_id, "u-forged"), case_id)
+        await action(services.deciding, Actor(6_177_777, chat_id, "u-forged"), case_id)
 
     assert refused.value.text_key == "staff.not_your_school"
     assert await snapshot(services, case_id) == before
     assert await texts_sent_to(services, chat_id) == []
-    await action(services, Actor(6_177_777, own.staff_chat_id, "u-own"), case_id)
+    await action(services.deciding, Actor(6_177_777, own.staff_chat_id, "u-own"), case_id)
 
 
 async def test_api_key_of_another_school_gets_404_and_changes_nothing(

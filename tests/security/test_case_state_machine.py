@@ -87,8 +87,10 @@ PRESSES: dict[str, Press] = {
     "again": lambda s, a, c: consent.ask_again(s, a, c),
     "address": lambda s, a, c: answer_address(s, a, c, "г. Алматы, ул. Сатпаева 22, кв. 5"),
     "confirm": lambda s, a, c: confirm(s, a, c),
-    "position": lambda s, a, c: hearing.state_position(s, a, c, "Не согласна с причиной отказа"),
-    "no_objections": lambda s, a, c: hearing.state_position(s, a, c, None),
+    "position": lambda s, a, c: hearing.state_position(
+        s.deciding, a, c, "Не согласна с причиной отказа"
+    ),
+    "no_objections": lambda s, a, c: hearing.state_position(s.deciding, a, c, None),
 }
 JOBS = (
     run_guardian_reminders,
@@ -229,9 +231,11 @@ class CaseLifecycle(RuleBasedStateMachine):
         before = self.status(case_id)
         school_actor = self.schools[school].actor
         decide = (
-            decisions.accept(self.svc, case_id, school_actor)
+            decisions.accept(self.svc.deciding, case_id, school_actor)
             if accept
-            else decisions.refuse(self.svc, case_id, school_actor, 2, "Неполный пакет документов")
+            else decisions.refuse(
+                self.svc.deciding, case_id, school_actor, 2, "Неполный пакет документов"
+            )
         )
         try:
             self.run(decide)
@@ -253,7 +257,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         case_id, _, _, own = self.pick(case)
         staff_actor = Actor(8_500, self.schools[chat].staff_chat_id, f"s{uuid.uuid4().hex}")
         try:
-            self.run(staff.accept_in_chat(self.svc, staff_actor, case_id))
+            self.run(staff.accept_in_chat(self.svc.deciding, staff_actor, case_id))
         except DomainError as exc:
             if chat != own:
                 assert exc.text_key == "staff.not_your_school"

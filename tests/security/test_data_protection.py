@@ -115,11 +115,11 @@ async def test_full_flow_keeps_no_personal_data_in_clear_in_tables_files_or_logs
     await answer_address(services, actor(5_100_002), case_id, refused.address)
     await confirm(services, actor(5_100_002), case_id)
     await deliver_due(services)
-    await decisions.refuse(services, case_id, setup.actor, 1, REASON)
+    await decisions.refuse(services.deciding, case_id, setup.actor, 1, REASON)
     await deliver_due(services)
-    await hearing.state_position(services, actor(5_100_002), case_id, POSITION)
+    await hearing.state_position(services.deciding, actor(5_100_002), case_id, POSITION)
     await deliver_due(services)
-    await decisions.refuse(services, case_id, setup.actor, 1, REASON)
+    await decisions.refuse(services.deciding, case_id, setup.actor, 1, REASON)
     await deliver_due(services)
     assert await case_status(services, case_id) is CaseStatus.REFUSED
 

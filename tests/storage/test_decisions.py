@@ -46,7 +46,7 @@ async def test_concurrent_acceptances_of_one_school_number_each_receipt_once(
     actor = SchoolActor(school_id=school.id, label="api:test")
     cases = [await forwarded_case(services, school) for _ in range(6)]
 
-    results = await asyncio.gather(*(decisions.accept(services, c, actor) for c in cases))
+    results = await asyncio.gather(*(decisions.accept(services.deciding, c, actor) for c in cases))
 
     year = services.clock.now().year
     assert sorted(r.registration_number or "" for r in results) == [
@@ -70,8 +70,8 @@ async def test_two_decisions_on_one_case_at_once_accept_it_once(services: Servic
     case_id = await forwarded_case(services, school)
 
     outcomes = await asyncio.gather(
-        decisions.accept(services, case_id, actor),
-        decisions.accept(services, case_id, actor),
+        decisions.accept(services.deciding, case_id, actor),
+        decisions.accept(services.deciding, case_id, actor),
         return_exceptions=True,
     )
 
@@ -90,7 +90,9 @@ async def test_preliminary_refusal_after_an_unfinished_acceptance_frees_its_numb
     case_id = await forwarded_case(services, school)
     await update_case(services, case_id, registration_number="2026/00001")
 
-    result = await decisions.refuse(services, case_id, actor, 2, "Сынып нөмірі сәйкес емес")
+    result = await decisions.refuse(
+        services.deciding, case_id, actor, 2, "Сынып нөмірі сәйкес емес"
+    )
 
     stored = await get_case_row(services, case_id)
     assert result.status is CaseStatus.HEARING

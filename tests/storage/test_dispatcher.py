@@ -36,6 +36,7 @@ from bot.delivery.claims import claim_due, load_owned, recover_orphans
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.effects import CaseDeliveryEffects
 from bot.delivery.pacing import TelegramPacer
+from bot.domain.choices import Act, Choice
 from bot.emulator import Limit, RateLimits, TelegramEmulator
 from bot.metrics import Metrics
 from bot.runtime import Services, session_factory
@@ -45,8 +46,6 @@ from bot.usecases.intake import accept_signal
 from handlers.telegram.callbacks import CaseAction, CaseCb
 from storage.models import AuditEvent, Document, OutboxMessage, School
 from storage.outbox import (
-    Act,
-    Choice,
     Kind,
     OutgoingMessage,
     Payload,
@@ -276,7 +275,7 @@ async def test_dispatcher_choices_sent_as_buttons_with_callback_data(harness: Ha
     """A row offers neutral choices; the sender renders the callback data handlers parse."""
     chat = await harness.started_chat()
     case_id = str(uuid.uuid4())
-    choices = ((Choice("Да", Act.AGREE, case_id), Choice("Нет", Act.DECLINE, case_id)),)
+    choices = ((Choice(Act.AGREE, "Да", case_id), Choice(Act.DECLINE, "Нет", case_id)),)
     params = {"chat_id": chat, "text": "Уведомление", "parse_mode": "HTML"}
     payload = TelegramPayload("sendMessage", params, choices=choices)
     await harness.enqueue(message("notice:choices", payload))

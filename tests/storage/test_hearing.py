@@ -49,7 +49,7 @@ async def heard_case(svc: Services, staff_chat: int) -> tuple[str, Actor, School
     case_id = await open_case(svc, school=school, chat_id=chat_id, lang="kk")
     await mark_forwarded(svc, case_id, svc.clock.now() + timedelta(days=2))
     staff = SchoolActor(school_id=school.id, label="api:test")
-    result = await decisions.refuse(svc, case_id, staff, 2, REASON)
+    result = await decisions.refuse(svc.deciding, case_id, staff, 2, REASON)
     assert result.status is CaseStatus.HEARING
     return case_id, Actor(telegram_user_id=chat_id, chat_id=chat_id, origin="u1"), staff
 
@@ -81,20 +81,20 @@ async def test_position_only_from_the_own_guardian_once_then_final_decision(
     stranger = Actor(telegram_user_id=next_chat_id(), chat_id=1, origin="u2")
 
     with pytest.raises(DomainError) as refused:
-        await hearing.state_position(services, stranger, case_id, POSITION)
+        await hearing.state_position(services.deciding, stranger, case_id, POSITION)
     assert refused.value.text_key == "error.not_your_case"
     with pytest.raises(DomainError) as short:
-        await hearing.state_position(services, guardian, case_id, " x ")
+        await hearing.state_position(services.deciding, guardian, case_id, " x ")
     assert short.value.text_key == "hearing.position_bad"
     with pytest.raises(Conflict) as early:
-        await decisions.accept(services, case_id, staff)
+        await decisions.accept(services.deciding, case_id, staff)
     assert early.value.text_key == "hearing_open"
     async with services.sessions() as session:
         assert await hearing.open_hearing(session, guardian) == case_id
 
-    await hearing.state_position(services, guardian, case_id, POSITION)
+    await hearing.state_position(services.deciding, guardian, case_id, POSITION)
     with pytest.raises(DomainError) as twice:
-        await hearing.state_position(services, guardian, case_id, None)
+        await hearing.state_position(services.deciding, guardian, case_id, None)
     assert twice.value.text_key == "hearing.already_answered"
     [told] = await outbox(services, kind=Kind.SCHOOL_HEARING, case_id=case_id)
     assert told.recipient == str(staff_chat)
@@ -105,7 +105,7 @@ async def test_position_only_from_the_own_guardian_once_then_final_decision(
     assert stored.hearing_until is not None
     clock.set(stored.hearing_until + timedelta(hours=1))
     assert await run_hearing_lapses(services) == 0
-    result = await decisions.accept(services, case_id, staff)
+    result = await decisions.accept(services.deciding, case_id, staff)
     assert result.status is CaseStatus.ACCEPTED
 
 
@@ -120,8 +120,10 @@ async def test_two_final_refusals_at_once_store_one_document(
     assert await run_hearing_lapses(services) == 0
 
     outcomes = await asyncio.gather(
-        decisions.refuse(services, case_id, staff, 2, REASON),
-        decisions.refuse(services, case_id, staff, 1, "Деректер дұрыс емес екені анықталды"),
+        decisions.refuse(services.deciding, case_id, staff, 2, REASON),
+        decisions.refuse(
+            services.deciding, case_id, staff, 1, "Деректер дұрыс емес екені анықталды"
+        ),
         return_exceptions=True,
     )
 
@@ -156,7 +158,9 @@ async def test_hearing_in_time_is_no_overdue_no_deadline_reminder_no_breach(
     clock.set(deadline + timedelta(minutes=1))
     assert await run_overdue_cases(services) == 1  # the same one
     staff = SchoolActor(school_id=late_school.id, label="api:test")
-    assert (await decisions.refuse(services, late, staff, 1, REASON)).status is CaseStatus.HEARING
+    assert (
+        await decisions.refuse(services.deciding, late, staff, 1, REASON)
+    ).status is CaseStatus.HEARING
 
     statuses = [(await get_case_row(services, c)).status for c in (in_time, late)]
     assert statuses == [CaseStatus.HEARING.value, CaseStatus.HEARING.value]
@@ -173,7 +177,7 @@ async def test_hearing_reminder_on_the_last_morning_once_unless_answered(
 ) -> None:
     silent, _, _ = await heard_case(services, next_chat_id())
     answered, guardian, _ = await heard_case(services, next_chat_id())
-    await hearing.state_position(services, guardian, answered, None)
+    await hearing.state_position(services.deciding, guardian, answered, None)
 
     clock.set(almaty(2026, 11, 27, 8, 59))  # the window ends on Friday 27 Nov
     assert await run_hearing_reminders(services) == 0
@@ -203,10 +207,10 @@ async def test_revocation_during_the_hearing_cancels_and_ends_it(
     async with services.sessions() as session:
         assert await hearing.open_hearing(session, guardian) is None
     with pytest.raises(DomainError) as stale:
-        await hearing.state_position(services, guardian, case_id, POSITION)
+        await hearing.state_position(services.deciding, guardian, case_id, POSITION)
     assert stale.value.text_key == "error.stale_button"
     clock.advance(timedelta(days=7))
     assert await run_hearing_lapses(services) == 0
     with pytest.raises(Conflict) as decided:
-        await decisions.refuse(services, case_id, staff, 2, REASON)
+        await decisions.refuse(services.deciding, case_id, staff, 2, REASON)
     assert decided.value.text_key == "staff.already_decided"

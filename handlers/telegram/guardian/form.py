@@ -9,12 +9,13 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
+from bot.domain.choices import Step
 from bot.runtime import Services
 from bot.usecases import form_answers, submission
 from bot.usecases.access import Actor
-from bot.usecases.prompts import Step
 from handlers.telegram.callbacks import CaseAction, CaseCb, GradeCb, SchoolCb
-from handlers.telegram.guardian.views import EDITS, TelegramPresenter
+from handlers.telegram.guardian.views import TelegramPresenter
+from handlers.telegram.views import EDITS
 
 
 async def on_grade(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.usecases import hearing
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import CaseAction, CaseCb
@@ -15,11 +15,11 @@ from handlers.telegram.guardian.views import TelegramPresenter
 async def on_no_objections(
     query: CallbackQuery,
     callback_data: CaseCb,
-    svc: Services,
+    deciding: Deciding,
     actor: Actor,
     present: TelegramPresenter,
 ) -> None:
-    await hearing.state_position(svc, actor, callback_data.case_id, None, present=present)
+    await hearing.state_position(deciding, actor, callback_data.case_id, None, present=present)
     await query.answer()
 
 

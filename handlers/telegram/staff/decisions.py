@@ -7,7 +7,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.errors import DomainError
-from bot.runtime import Services
+from bot.runtime import Deciding
 from bot.usecases import staff
 from bot.usecases.access import Actor
 from handlers.telegram.callbacks import DecisionAction, DecisionCb
@@ -18,31 +18,35 @@ CASE_KEY, GROUND_KEY = "case_id", "ground"
 
 
 async def on_accept(
-    query: CallbackQuery, callback_data: DecisionCb, svc: Services, actor: Actor
+    query: CallbackQuery, callback_data: DecisionCb, deciding: Deciding, actor: Actor
 ) -> None:
-    await staff.accept_in_chat(svc, actor, callback_data.case_id)
+    await staff.accept_in_chat(deciding, actor, callback_data.case_id)
     await query.answer()
 
 
 async def on_refuse(
-    query: CallbackQuery, callback_data: DecisionCb, svc: Services, actor: Actor
+    query: CallbackQuery, callback_data: DecisionCb, deciding: Deciding, actor: Actor
 ) -> None:
-    await staff.ask_ground(svc, actor, callback_data.case_id)
+    await staff.ask_ground(deciding, actor, callback_data.case_id)
     await query.answer()
 
 
 async def on_ground(
-    query: CallbackQuery, callback_data: DecisionCb, state: FSMContext, svc: Services, actor: Actor
+    query: CallbackQuery,
+    callback_data: DecisionCb,
+    state: FSMContext,
+    deciding: Deciding,
+    actor: Actor,
 ) -> None:
     if callback_data.ground not in (1, 2, 3):
         raise DomainError("error.stale_button", "tampered ground")
-    await staff.ask_reason(svc, actor, callback_data.case_id, callback_data.ground)
+    await staff.ask_reason(deciding, actor, callback_data.case_id, callback_data.ground)
     await query.answer()
     await state.set_state(Refusal.reason)
     await state.update_data({CASE_KEY: callback_data.case_id, GROUND_KEY: callback_data.ground})
 
 
-async def on_reason(message: Message, state: FSMContext, svc: Services, actor: Actor) -> None:
+async def on_reason(message: Message, state: FSMContext, deciding: Deciding, actor: Actor) -> None:
     """The reason arrives as a reply to the bot's question (privacy mode lets it through)."""
     assert message.text is not None
     data = await state.get_data()
@@ -50,7 +54,7 @@ async def on_reason(message: Message, state: FSMContext, svc: Services, actor: A
     if not isinstance(case_id, str) or not isinstance(ground, int):
         await state.clear()
         raise DomainError("error.stale_button", "no refusal in progress")
-    await staff.refuse_in_chat(svc, actor, case_id, ground, message.text)
+    await staff.refuse_in_chat(deciding, actor, case_id, ground, message.text)
     await state.set_state(None)
     await state.update_data({CASE_KEY: None, GROUND_KEY: None})
 
