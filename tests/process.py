@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,14 +30,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy.engine import make_url
 
 from bot.assembly import open_services
 from bot.runtime import Services
 from bot.settings import Settings
-from tests.conftest import NO_POSTGRES, postgres_url
+from tests.conftest import NO_POSTGRES, admin_execute, database_url, postgres_url
+from tests.conftest import asyncpg_url as asyncpg_url  # the tests of processes import it here
 
 # Safety nets against a hung process, not performance limits: importing the app (aiogram
 # and its models) takes several seconds of CPU here, and far longer when the machine is busy.
@@ -44,11 +44,32 @@ START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 
 
+# Ports handed out below the kernel's ephemeral range (32768-60999 by default), so that
+# no server binding port 0 and no outgoing connection on this machine can take one
+# between `free_port()` and the moment the process it is meant for binds it.
+PORTS = range(20_000, 32_000)
+_handed_out: set[int] = set()
+_random = random.SystemRandom()  # not the global one, which Hypothesis seeds in its tests
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a process that binds it later.
+
+    Picked at random below the ephemeral range and never twice in one pytest process,
+    so the other xdist workers (and other test runs on the machine) are unlikely to pick
+    it too, and port-0 binds never do.
+    """
+    while True:
+        port = _random.choice(PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def clean_env(**settings: str) -> dict[str, str]:
@@ -212,25 +233,6 @@ class BotProcess:
 # --- PostgreSQL: a database per test ---------------------------------------------------
 
 
-def asyncpg_url(database: str | None = None) -> str:
-    """TEST_POSTGRES_URL as plain asyncpg understands it, optionally for another database."""
-    base = postgres_url()
-    assert base is not None
-    url = make_url(base).set(drivername="postgresql")
-    if database is not None:
-        url = url.set(database=database)
-    return url.render_as_string(hide_password=False)
-
-
-async def admin_execute(statement: str) -> None:
-    """Run one statement (CREATE/DROP DATABASE) on the server of TEST_POSTGRES_URL."""
-    conn = await asyncpg.connect(asyncpg_url())
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @dataclass(frozen=True)
 class PostgresDatabase:
     """An empty database of its own: `name` on the server, `url` for DATABASE_URL."""
@@ -250,8 +252,7 @@ async def create_postgres_database(prefix: str) -> PostgresDatabase:
         pytest.skip(NO_POSTGRES)
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     await admin_execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    return PostgresDatabase(name=name, url=url)
+    return PostgresDatabase(name=name, url=database_url(base, name))
 
 
 async def drop_postgres_database(database: PostgresDatabase) -> None:

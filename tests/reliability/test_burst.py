@@ -1,12 +1,12 @@
-"""Load: 10,000 signals in one burst from 50 concurrent clients against one `bot run`.
+"""Load: 2,000 signals in one burst from 50 concurrent clients against one `bot run`.
 
 Every guardian opened the bot earlier, so each signal means a proactive notice in
 Telegram. Asserted: every request is answered 202 (200 with the same case for the 200
 signals a second client posts again at the same moment), each signal is one case, and
 the notices leave at Telegram's rate without a single 429, none lost, none twice.
 
-Draining 10,000 notices at 30 a second takes 5.5 minutes, too long for a test suite.
-So the notices are watched at Telegram's real limit (30 a second, enforced by the
+Draining 2,000 notices at 30 a second would take over a minute, too long for a test
+suite. So the notices are watched at Telegram's real limit (30 a second, enforced by the
 emulator) during the burst and for a few seconds after it; then the process is stopped
 (SIGTERM) and the outbox must hold every other notice, unsent. On PostgreSQL the
 process is then started again with TELEGRAM_RATE_PER_S raised to what this machine
@@ -14,6 +14,13 @@ sustains, the emulator enforcing the same limit, and the rest is drained: every 
 sent exactly once across the restart, never above the limit. It runs on PostgreSQL, the
 database of a deployment that expects such bursts; on SQLite the same burst passed
 too (about 800 requests/s here), but the suite is kept short.
+
+2,000 rather than the 10,000 this test once posted: every assertion holds per signal
+(one case, one notice, the 200 of a repeat) or per second (the rate), and 2,000 from 50
+clients still keep the intake saturated for the whole burst and queue some twenty
+times what the sender can send meanwhile, so the outbox is deep at the stop and the
+drain runs at the raised limit for seconds. 10,000 added four minutes of the same
+checks on a 2-core machine; throughput itself is `benchmarks/intake.py`'s measure.
 
 The process runs on the real clock in a zone where it is midday
 (`tests.process.midday_zone`), since proactive notices wait for daytime.
@@ -51,13 +58,14 @@ from tests.storage.case_setup import linked_guardian_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-SIGNALS = 10_000
+SIGNALS = 2_000
 CLIENTS = 50
 RESENT = 200  # signals a second client posts again while the first may still be in flight
 REAL_RATE = 30
 DRAIN_RATE = 250  # about what a 2-core machine sustains (~230 measured): it binds at peaks
 WATCH_AFTER_BURST_S = 6.0
 FIRST_CHAT = 760_000_001
+DRAIN_PATIENCE_S = 180.0  # a safety net: the drain takes 8 s at the limit, minutes when busy
 REQUEST_TIMEOUT_S = 120.0  # a safety net: during the burst requests queue for seconds
 Answer = tuple[str, int, dict[str, Any]]  # signal id, HTTP status, JSON body
 
@@ -151,14 +159,14 @@ async def drain(emu: TelegramEmulator, process: BotProcess) -> Drained:
     process.env["TELEGRAM_RATE_PER_S"] = str(DRAIN_RATE)
     await process.start()
     # `state.sent` holds what Telegram accepted: cheap to count on every change.
-    await emu.wait_until(lambda: len(emu.state.sent) == SIGNALS, timeout=4 * SIGNALS / DRAIN_RATE)
+    await emu.wait_until(lambda: len(emu.state.sent) == SIGNALS, timeout=DRAIN_PATIENCE_S)
     exit_code = await asyncio.to_thread(process.stop)
     async with process.seen_from_test() as app:
         _, notices = await stored(app.svc)
     return Drained(exit_code, notices)
 
 
-async def test_burst_of_10000_signals_makes_each_case_once_and_notices_keep_the_rate(
+async def test_burst_of_2000_signals_makes_each_case_once_and_notices_keep_the_rate(
     database_url: str, tmp_path: Path
 ) -> None:
     token = fresh_token()
