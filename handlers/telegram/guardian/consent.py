@@ -26,21 +26,18 @@ async def on_agree(
 ) -> None:
     """Consent given: the first question of the form (or its summary) follows."""
     await consent.agree(svc, actor, callback_data.case_id, _message_id(query), present=present)
-    await query.answer()
 
 
 async def on_decline(
     query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
 ) -> None:
     await consent.decline(svc, actor, callback_data.case_id, _message_id(query))
-    await query.answer()
 
 
 async def on_changed_mind(
     query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
 ) -> None:
     await consent.ask_again(svc, actor, callback_data.case_id)
-    await query.answer()
 
 
 async def on_withdraw_command(message: Message, svc: Services, actor: Actor) -> None:
@@ -52,7 +49,6 @@ async def on_withdraw(
     query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
 ) -> None:
     await consent.withdraw(svc, actor, callback_data.case_id, _message_id(query))
-    await query.answer()
 
 
 def build_router() -> Router:

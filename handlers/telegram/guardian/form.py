@@ -29,7 +29,6 @@ async def on_grade(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, Step.GRADE, grade,
         present=present,
     )  # fmt: skip
-    await query.answer()
 
 
 async def on_school(
@@ -44,7 +43,6 @@ async def on_school(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, Step.SCHOOL, school,
         present=present,
     )  # fmt: skip
-    await query.answer()
 
 
 async def on_skip_note(
@@ -58,7 +56,6 @@ async def on_skip_note(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, Step.NOTE, None,
         present=present,
     )  # fmt: skip
-    await query.answer()
 
 
 async def on_edit(
@@ -72,7 +69,6 @@ async def on_edit(
     await form_answers.edit(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, step, present=present
     )
-    await query.answer()
 
 
 async def on_confirm(
@@ -83,7 +79,6 @@ async def on_confirm(
     present: TelegramPresenter,
 ) -> None:
     await submission.confirm(svc, actor, callback_data.case_id, present=present)
-    await query.answer()
 
 
 def build_router() -> Router:

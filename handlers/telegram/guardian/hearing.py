@@ -15,7 +15,6 @@ async def on_no_objections(
     query: CallbackQuery, callback_data: CaseCb, svc: Services, actor: Actor
 ) -> None:
     await hearing.state_position(svc, actor, callback_data.case_id, None)
-    await query.answer()
 
 
 def build_router() -> Router:
