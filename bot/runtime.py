@@ -32,8 +32,6 @@ class Services:
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     bot_profile: BotProfile = field(default_factory=lambda: BotProfile())
     metrics: Metrics = field(default_factory=Metrics)
-    rendering: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
-    """Taken before a transaction that renders a PDF inside it (see `submission.confirm`)."""
 
     @property
     def deciding(self) -> Deciding:

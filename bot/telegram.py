@@ -30,6 +30,7 @@ from handlers.telegram.guardian import hearing as guardian_hearing
 from handlers.telegram.guardian.views import TelegramPresenter
 from handlers.telegram.middlewares import (
     ContextMiddleware,
+    TapMiddleware,
     TimingMiddleware,
     UnknownUpdateMiddleware,
 )
@@ -76,6 +77,7 @@ def build_dispatcher(svc: Services) -> Dispatcher:
     for observer in (dp.message, dp.callback_query):
         observer.outer_middleware(timing)
         observer.outer_middleware(context)
+    dp.callback_query.outer_middleware(TapMiddleware())
     dp.include_routers(
         *(
             module.build_router()

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_thread import one_trip_connector
+
 Sessions = async_sessionmaker[AsyncSession]
 """What a use case asks for to open its transactions (`async with sessions.begin()`)."""
 
@@ -41,7 +43,10 @@ def _create_sqlite_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     Every transaction starts with BEGIN IMMEDIATE: a deferred transaction that reads,
     then writes, can fail at once with "database is locked" (the busy timeout does not
     apply to that upgrade), and a state change must never fail that way.
+
+    Statements go to aiosqlite's thread in one call each (`storage.sqlite_thread`).
     """
+    kwargs.setdefault("async_creator", one_trip_connector(database_url))
     kwargs.setdefault("pool_size", 1)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", 60)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.documents import ApplicationData, render_application
 from bot.documents.text import annex_address
@@ -20,7 +23,7 @@ from bot.usecases.case_views import CaseView, case_view
 from bot.usecases.forwarding import forward_package
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.prompts import Attachment, Present, Prompt, show
-from storage.models import ConsentRecord
+from storage.models import Application, Case, ConsentRecord, School
 from storage.repositories.consent import latest_consent
 from storage.repositories.documents import add_document
 from storage.repositories.schools import get_school
@@ -28,50 +31,113 @@ from storage.repositories.schools import get_school
 log = logging.getLogger(__name__)
 
 
+RENDER_ATTEMPTS = 3
+"""Renders of one confirmation before giving up: a draft edited while its PDF renders
+is rendered again, and no guardian edits three times within a few milliseconds."""
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """What the confirmation would submit, and the rows it was read from (in the
+    transaction that read them)."""
+
+    data: ApplicationData
+    view: CaseView
+    lang: Lang
+    case: Case
+    application: Application
+    school: School | None
+
+
 async def confirm(
     svc: Services, actor: Actor, case_id: str, *, present: Present | None = None
 ) -> Prompt:
-    """Submit the application: the PDF, the registration, the copies; one transaction.
+    """Submit the application: the PDF, the registration, the copies.
 
     Returns the guardian's copy (the PDF with the registration time and the deadline),
     or the question to answer first when the draft is missing something. Registration
     time and the 2-working-day deadline follow the order's schedule: an application
-    confirmed at night or on a holiday counts from the next working day. The PDF is
-    rendered in a worker thread under the case lock, so that what it says is exactly
-    what is stored and sent. Renders share one interpreter lock, so confirmations take
-    turns before their transaction begins: a burst of them holds one connection while
-    a PDF renders, not one each, and every other update keeps its own.
+    confirmed at night or on a holiday counts from the next working day.
+
+    Two short transactions with the PDF rendered between them, in a worker thread, so
+    that a burst of confirmations neither holds a connection nor waits for one another's
+    PDFs. The second locks the case again and submits only if the case is still
+    awaiting confirmation and states exactly what was rendered: a second tap (also on
+    another replica) finds the case submitted and is refused as stale, and a draft
+    edited in between is rendered again. So the submission stays one atomic change and
+    the PDF says what is stored and sent.
     """
-    async with svc.rendering, svc.sessions.begin() as session:
-        case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
-        application, draft = await load_draft(session, svc.cipher, case.id)
-        if missing_step(case, draft) is not Step.SUMMARY:
-            return await ask_next(session, svc.cipher, svc.clock, actor, case, guardian, present)
-        consent = await latest_consent(session, case.id, "agree")
-        lang = guardian_lang(guardian)
-        school = await get_school(session, case.school_id) if case.school_id else None
-        view = case_view(svc.cipher, case, school, lang)
-        if consent is None or view.grade is None:
-            raise DomainError("error.stale_button", "no consent or grade")
-        now = svc.clock.now()
-        data = _application_data(svc, view, draft, lang, consent, now)
-        pdf = await asyncio.to_thread(render_application, data)
-        document = await add_document(
-            session, svc.cipher, case_id=case.id, kind="application", language=lang.value,
-            pdf=pdf, now=now,
-        )  # fmt: skip
-        apply_event(session, case, CaseEvent.APPLICATION_CONFIRMED, actor=_who(actor), now=now)
-        case.submitted_at = now
-        case.registered_at = svc.calendar.registration_time(now)
-        case.deadline_at = svc.calendar.deadline(case.registered_at)
-        application.confirmed_at = now
-        registered, deadline = (
-            local_time(m, svc.clock.zone) for m in (case.registered_at, case.deadline_at)
-        )
-        copy = _copy(view, lang, registered, deadline, document.id)
-        await show(session, present, actor, copy)
-        await forward_package(session, svc, case, document, school)
+    now = svc.clock.now()
+    async with svc.sessions.begin() as session:
+        staged = await _stage(session, svc, actor, case_id, now, present)
+    if isinstance(staged, Prompt):
+        return staged
+    for _ in range(RENDER_ATTEMPTS):
+        pdf = await asyncio.to_thread(render_application, staged.data)
+        async with svc.sessions.begin() as session:
+            current = await _stage(session, svc, actor, case_id, now, present)
+            if isinstance(current, Prompt):
+                return current
+            if current.data == staged.data:
+                copy = await _submit(session, svc, actor, current, pdf, now, present)
+                break
+        log.info("draft changed while its PDF rendered", extra={"case_id": case_id})
+        staged = current
+    else:
+        raise RuntimeError(f"case {case_id}: the draft kept changing while it was rendered")
     log.info("application submitted", extra={"case_id": case_id})
+    return copy
+
+
+async def _stage(
+    session: AsyncSession,
+    svc: Services,
+    actor: Actor,
+    case_id: str,
+    now: datetime,
+    present: Present | None,
+) -> _Staged | Prompt:
+    """Lock the case and read what it would submit, or ask what the draft still misses."""
+    case, guardian = await lock_own_case(session, case_id, actor, (CaseStatus.CONSENTED,))
+    application, draft = await load_draft(session, svc.cipher, case.id)
+    if missing_step(case, draft) is not Step.SUMMARY:
+        return await ask_next(session, svc.cipher, svc.clock, actor, case, guardian, present)
+    consent = await latest_consent(session, case.id, "agree")
+    lang = guardian_lang(guardian)
+    school = await get_school(session, case.school_id) if case.school_id else None
+    view = case_view(svc.cipher, case, school, lang)
+    if consent is None or view.grade is None:
+        raise DomainError("error.stale_button", "no consent or grade")
+    data = _application_data(svc, view, draft, lang, consent, now)
+    return _Staged(data, view, lang, case, application, school)
+
+
+async def _submit(
+    session: AsyncSession,
+    svc: Services,
+    actor: Actor,
+    staged: _Staged,
+    pdf: bytes,
+    now: datetime,
+    present: Present | None,
+) -> Prompt:
+    """Store the PDF, move the locked case on, queue the guardian's copy and the package."""
+    case, application = staged.case, staged.application
+    document = await add_document(
+        session, svc.cipher, case_id=case.id, kind="application", language=staged.lang.value,
+        pdf=pdf, now=now,
+    )  # fmt: skip
+    apply_event(session, case, CaseEvent.APPLICATION_CONFIRMED, actor=_who(actor), now=now)
+    case.submitted_at = now
+    case.registered_at = svc.calendar.registration_time(now)
+    case.deadline_at = svc.calendar.deadline(case.registered_at)
+    application.confirmed_at = now
+    registered, deadline = (
+        local_time(m, svc.clock.zone) for m in (case.registered_at, case.deadline_at)
+    )
+    copy = _copy(staged.view, staged.lang, registered, deadline, document.id)
+    await show(session, present, actor, copy)
+    await forward_package(session, svc, case, document, staged.school)
     return copy
 
 

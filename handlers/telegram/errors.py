@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import CallbackQuery, ErrorEvent
+from aiogram.types import ErrorEvent
 
 from bot.errors import DomainError
 from bot.runtime import Services
@@ -15,6 +14,7 @@ from bot.texts import DEFAULT_LANG, Lang, parse_lang
 from bot.usecases.identity import known_language
 from bot.usecases.replies import reply_unless_answered
 from handlers.telegram.context import actor_of
+from handlers.telegram.middlewares import answer_tap
 
 log = logging.getLogger(__name__)
 
@@ -30,31 +30,20 @@ async def _lang_of(svc: Services, event: ErrorEvent) -> Lang:
     return stored or parse_lang(user.from_user.language_code) or DEFAULT_LANG
 
 
-async def _answer(query: CallbackQuery, text: str | None = None) -> None:
-    """Answer the press if Telegram still takes an answer.
-
-    A press can be answered once, within seconds. When our 200 for an update came too
-    late (or never: a crash), Telegram delivers the update again; the press was
-    answered the first time, the handler now finds the case moved on, and answering
-    again fails. Letting that failure escape would fail the update once more, and
-    Telegram would redeliver it forever.
-    """
-    try:
-        await query.answer(text, show_alert=False)
-    except TelegramBadRequest as error:
-        log.info("button press not answered: %s", error.message)
-
-
 async def on_domain_error(event: ErrorEvent, svc: Services) -> None:
-    """Tell the person what to do; a pressed button gets a toast, a message a reply."""
+    """Tell the person what to do; a pressed button gets a toast, a message a reply.
+
+    A press answered already (its use case took longer than the tap may wait) gets the
+    toast's words as a reply instead.
+    """
     error = event.exception
     assert isinstance(error, DomainError)
     lang = await _lang_of(svc, event)
     text = svc.texts(lang, error.text_key, **error.params)
     query = event.update.callback_query
     if query is not None:
-        await _answer(query, text if error.text_key in TOAST_KEYS else None)
-        if error.text_key in TOAST_KEYS:
+        toast = error.text_key in TOAST_KEYS
+        if await answer_tap(query, text if toast else None) and toast:
             return
     source = event.update.message or query
     if source is not None and source.from_user is not None:
@@ -69,7 +58,7 @@ async def on_unexpected_error(event: ErrorEvent, svc: Services) -> None:
         return
     lang = await _lang_of(svc, event)
     if event.update.callback_query is not None:
-        await _answer(event.update.callback_query)
+        await answer_tap(event.update.callback_query)
     actor = actor_of(source, event.update)
     await reply_unless_answered(svc, actor, svc.texts(lang, "error.generic"), purpose="error")
 

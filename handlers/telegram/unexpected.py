@@ -5,18 +5,14 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import CallbackQuery, InlineQuery, Message
 
+from bot.errors import DomainError
 from bot.runtime import Services
-from bot.texts import DEFAULT_LANG
-from bot.usecases.access import Actor
-from bot.usecases.identity import known_language
 
 
-async def on_unknown_button(query: CallbackQuery, svc: Services, actor: Actor) -> None:
+async def on_unknown_button(query: CallbackQuery, svc: Services) -> None:
     """Tampered or ancient callback data matched no button: a toast, nothing else."""
     svc.metrics.unexpected_updates.labels("callback_query").inc()
-    known = await known_language(svc, actor.telegram_user_id)
-    lang = known or actor.interface_lang or DEFAULT_LANG
-    await query.answer(svc.texts(lang, "error.stale_button"))
+    raise DomainError("error.stale_button", "callback data of no button")
 
 
 async def on_edited(message: Message, svc: Services) -> None:

@@ -11,7 +11,11 @@ emulator) during the burst and for a few seconds after it; then the process is s
 (SIGTERM) and the outbox must hold every other notice, unsent. On PostgreSQL the
 process is then started again with TELEGRAM_RATE_PER_S raised to what this machine
 sustains, the emulator enforcing the same limit, and the rest is drained: every notice
-sent exactly once across the restart, never above the limit. It runs on PostgreSQL, the
+sent exactly once across the restart, never above the limit. The drain is given as
+long as it makes progress: what it proves is that every notice leaves once and within
+the limit, not how fast a machine shared with other work sends them, so it fails when
+no notice is accepted for `DRAIN_STALL_S` (lost or stuck notices), not when a loaded
+machine sends fewer than DRAIN_RATE a second. It runs on PostgreSQL, the
 database of a deployment that expects such bursts; on SQLite the same burst passed
 too (about 800 requests/s here), but the suite is kept short.
 
@@ -33,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +68,10 @@ CLIENTS = 50
 RESENT = 200  # signals a second client posts again while the first may still be in flight
 REAL_RATE = 30
 DRAIN_RATE = 250  # about what a 2-core machine sustains (~230 measured): it binds at peaks
+DRAIN_STALL_S = 60.0  # the restart included: a loaded machine starts `run` in 5-15 s
 WATCH_AFTER_BURST_S = 6.0
+STALL_GAP_S = 2.0  # a sender waiting behind the intake shows as a pause in its sends
 FIRST_CHAT = 760_000_001
-DRAIN_PATIENCE_S = 180.0  # a safety net: the drain takes 8 s at the limit, minutes when busy
 REQUEST_TIMEOUT_S = 120.0  # a safety net: during the burst requests queue for seconds
 Answer = tuple[str, int, dict[str, Any]]  # signal id, HTTP status, JSON body
 
@@ -118,6 +124,12 @@ async def post_all(base_url: str, payloads: Sequence[dict[str, Any]]) -> list[An
     return answers
 
 
+def longest_gap(times: Sequence[float]) -> float:
+    """The longest time between two consecutive sends."""
+    ordered = sorted(times)
+    return max((b - a for a, b in pairwise(ordered)), default=0.0)
+
+
 def rate(times: Sequence[float]) -> float:
     """Sends per second from the first send to the last."""
     return (len(times) - 1) / (max(times) - min(times))
@@ -158,12 +170,24 @@ async def drain(emu: TelegramEmulator, process: BotProcess) -> Drained:
     emu.set_rate_limits(RateLimits(per_bot=Limit(DRAIN_RATE, 1.0)))
     process.env["TELEGRAM_RATE_PER_S"] = str(DRAIN_RATE)
     await process.start()
-    # `state.sent` holds what Telegram accepted: cheap to count on every change.
-    await emu.wait_until(lambda: len(emu.state.sent) == SIGNALS, timeout=DRAIN_PATIENCE_S)
+    await accepted_while_progressing(emu, SIGNALS, DRAIN_STALL_S)
     exit_code = await asyncio.to_thread(process.stop)
     async with process.seen_from_test() as app:
         _, notices = await stored(app.svc)
     return Drained(exit_code, notices)
+
+
+async def accepted_while_progressing(emu: TelegramEmulator, total: int, stall_s: float) -> None:
+    """Wait until Telegram accepted `total` messages, as long as one more comes at least
+    every `stall_s` seconds; fail (with the count) when none does."""
+    count, since = -1, time.monotonic()
+    # `state.sent` holds what Telegram accepted: cheap to count.
+    while (now_count := len(emu.state.sent)) < total:
+        if now_count != count:
+            count, since = now_count, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            raise AssertionError(f"{count} of {total} accepted, then none for {stall_s:.0f} s")
+        await asyncio.sleep(0.5)
 
 
 async def test_burst_of_2000_signals_makes_each_case_once_and_notices_keep_the_rate(
@@ -216,7 +240,10 @@ async def test_burst_of_2000_signals_makes_each_case_once_and_notices_keep_the_r
     assert_one_case_per_signal(answers, cases)
     assert rejected == []
     assert busiest_window(at_real_rate) <= REAL_RATE
-    assert rate(during) >= 0.8 * REAL_RATE  # the sender shares its event loop with the intake
+    # The sender shares its event loop (and, here, two cores) with the intake: it must
+    # never stall behind it, and keep at least half the rate it has right after.
+    assert longest_gap(during) <= STALL_GAP_S
+    assert rate(during) >= 0.5 * rate(after)
     assert rate(after) >= 0.9 * REAL_RATE
     assert notices == {"sent": len(at_real_rate), "pending": SIGNALS - len(at_real_rate)}
     assert len({c.params["chat_id"] for c in sends}) == len(sends)  # no chat got two notices

@@ -26,7 +26,6 @@ async def on_agree(
 ) -> None:
     """Consent given: the first question of the form (or its summary) follows."""
     await consent.agree(svc, actor, callback_data.case_id, _message_id(query), present=present)
-    await query.answer()
 
 
 async def on_decline(
@@ -37,7 +36,6 @@ async def on_decline(
     present: TelegramPresenter,
 ) -> None:
     await consent.decline(svc, actor, callback_data.case_id, _message_id(query), present=present)
-    await query.answer()
 
 
 async def on_changed_mind(
@@ -48,7 +46,6 @@ async def on_changed_mind(
     present: TelegramPresenter,
 ) -> None:
     await consent.ask_again(svc, actor, callback_data.case_id, present=present)
-    await query.answer()
 
 
 async def on_withdraw_command(message: Message, svc: Services, actor: Actor) -> None:
@@ -65,7 +62,6 @@ async def on_withdraw(
 ) -> None:
     case_id = callback_data.case_id
     await consent.withdraw(svc, actor, case_id, _message_id(query), present=present)
-    await query.answer()
 
 
 def build_router() -> Router:

@@ -30,7 +30,6 @@ async def on_grade(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, Step.GRADE, grade,
         present=present,
     )  # fmt: skip
-    await query.answer()
 
 
 async def on_school(
@@ -45,7 +44,6 @@ async def on_school(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, Step.SCHOOL, school,
         present=present,
     )  # fmt: skip
-    await query.answer()
 
 
 async def on_skip_note(
@@ -59,7 +57,6 @@ async def on_skip_note(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, Step.NOTE, None,
         present=present,
     )  # fmt: skip
-    await query.answer()
 
 
 async def on_edit(
@@ -73,7 +70,6 @@ async def on_edit(
     await form_answers.edit(
         svc.sessions, svc.clock, svc.cipher, actor, callback_data.case_id, step, present=present
     )
-    await query.answer()
 
 
 async def on_confirm(
@@ -84,7 +80,6 @@ async def on_confirm(
     present: TelegramPresenter,
 ) -> None:
     await submission.confirm(svc, actor, callback_data.case_id, present=present)
-    await query.answer()
 
 
 def build_router() -> Router:

@@ -20,7 +20,6 @@ async def on_no_objections(
     present: TelegramPresenter,
 ) -> None:
     await hearing.state_position(deciding, actor, callback_data.case_id, None, present=present)
-    await query.answer()
 
 
 def build_router() -> Router:

@@ -41,7 +41,6 @@ async def on_language_chosen(
     actor: Actor,
     present: TelegramPresenter,
 ) -> None:
-    await query.answer()
     await welcome.choose_language(svc, actor, callback_data.code, present=present)
 
 

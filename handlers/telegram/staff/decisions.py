@@ -21,14 +21,12 @@ async def on_accept(
     query: CallbackQuery, callback_data: DecisionCb, deciding: Deciding, actor: Actor
 ) -> None:
     await staff.accept_in_chat(deciding, actor, callback_data.case_id)
-    await query.answer()
 
 
 async def on_refuse(
     query: CallbackQuery, callback_data: DecisionCb, deciding: Deciding, actor: Actor
 ) -> None:
     await staff.ask_ground(deciding, actor, callback_data.case_id)
-    await query.answer()
 
 
 async def on_ground(
@@ -41,7 +39,6 @@ async def on_ground(
     if callback_data.ground not in (1, 2, 3):
         raise DomainError("error.stale_button", "tampered ground")
     await staff.ask_reason(deciding, actor, callback_data.case_id, callback_data.ground)
-    await query.answer()
     await state.set_state(Refusal.reason)
     await state.update_data({CASE_KEY: callback_data.case_id, GROUND_KEY: callback_data.ground})
 
