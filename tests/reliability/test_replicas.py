@@ -97,7 +97,7 @@ WEBHOOK_SECRET = "replicas-webhook-secret-0123456789"
 REFUSAL = {"decision": "refused", "ground": 2, "reason": "Өтініште мекенжай толық емес"}
 NO_OBJECTIONS = "✅ Қарсылығым жоқ"
 RECEIPT = "Тіркеу нөмірі"
-STORY_MESSAGES = 8  # language, phone request, linked, notice, address, summary, copy, result
+STORY_MESSAGES = 7  # greeting asking the phone, linked, notice, address, summary, copy, result
 HEARING_MESSAGES = 3  # a refusal: the invitation, the answer noted, the PDF beside the text
 STAFF_MESSAGES = 3 * PER_CHAT_SCHOOL  # summary and PDF of each package, the decision noted
 
