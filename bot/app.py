@@ -79,7 +79,7 @@ async def run_application(
         log.info("HTTP API listening on http://%s:%s", settings.HTTP_HOST, port)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         outbox = OutboxDispatcher(
-            svc,
+            svc.delivering,
             CaseDeliveryEffects(svc),
             telegram.bot if telegram else None,
             http,

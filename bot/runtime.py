@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -45,6 +46,23 @@ class Services:
             self.settings.HEARING_WORKING_DAYS,
         )
 
+    @property
+    def delivering(self) -> Delivering:
+        """What the outbox dispatcher and its senders are given (`Delivering`)."""
+        settings = self.settings
+        return Delivering(
+            engine=self.engine,
+            sessions=self.sessions,
+            cipher=self.cipher,
+            clock=self.clock,
+            outbox_wakeup=self.outbox_wakeup,
+            bot_token=settings.BOT_TOKEN,
+            telegram_rate_per_s=settings.TELEGRAM_RATE_PER_S,
+            outage_escalation_after_s=settings.OUTAGE_ESCALATION_AFTER_S,
+            sms_gateway_url=settings.SMS_GATEWAY_URL,
+            sms_gateway_token=settings.SMS_GATEWAY_TOKEN,
+        )
+
 
 @dataclass(frozen=True)
 class Deciding:
@@ -58,6 +76,24 @@ class Deciding:
     cipher: DataCipher
     texts: Texts
     hearing_days: int
+
+
+@dataclass(frozen=True)
+class Delivering:
+    """What sending the outbox touches: the rows (sessions, cipher; the engine for the
+    sender's advisory lock), the time, the wakeup a commit with outbox rows sets, the bot
+    token that names the sender, Telegram's pace and outage limit, and the SMS gateway."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: DataCipher
+    clock: Clock
+    outbox_wakeup: asyncio.Event
+    bot_token: SecretStr | None
+    telegram_rate_per_s: float
+    outage_escalation_after_s: float
+    sms_gateway_url: str | None
+    sms_gateway_token: SecretStr | None
 
 
 @dataclass

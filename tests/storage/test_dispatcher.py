@@ -178,7 +178,8 @@ class Harness:
     def dispatcher(self, svc: Services | None = None, **options: Any) -> OutboxDispatcher:
         options.setdefault("rng", random.Random(7))
         options.setdefault("commit_linger_s", 0.005)
-        return OutboxDispatcher(svc or self.svc, self.hooks, self.bot, self.http, **options)
+        delivering = (svc or self.svc).delivering
+        return OutboxDispatcher(delivering, self.hooks, self.bot, self.http, **options)
 
     def with_settings(self, **overrides: Any) -> Services:
         settings = self.svc.settings.model_copy(update=overrides)
@@ -457,7 +458,7 @@ async def test_dispatcher_network_error_opens_the_circuit_without_an_attempt(
 ) -> None:
     await harness.enqueue(text_to(12345, key="notice:net"))
     unreachable = make_bot(harness.emu.token, f"http://127.0.0.1:{free_port()}")
-    dispatcher = OutboxDispatcher(harness.svc, harness.hooks, unreachable, harness.http)
+    dispatcher = OutboxDispatcher(harness.svc.delivering, harness.hooks, unreachable, harness.http)
     try:
         assert await dispatcher.run_until_idle(timeout=5) == 0
     finally:
@@ -842,7 +843,12 @@ async def test_dispatcher_two_replicas_send_each_row_once(
     other_bot = make_bot(harness.emu.token, harness.emu.base_url)
     replicas = [
         OutboxDispatcher(
-            svc, harness.hooks, bot, harness.http, sweep_interval_s=0.2, standby_interval_s=0.2
+            svc.delivering,
+            harness.hooks,
+            bot,
+            harness.http,
+            sweep_interval_s=0.2,
+            standby_interval_s=0.2,
         )
         for svc, bot in ((harness.svc, harness.bot), (other_svc, other_bot))
     ]
