@@ -80,7 +80,7 @@ async def run_application(
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         outbox = OutboxDispatcher(
             svc.delivering,
-            CaseDeliveryEffects(svc),
+            CaseDeliveryEffects(svc.delivering, svc.texts, svc.guardian_links),
             telegram.bot if telegram else None,
             http,
             on_telegram_back=telegram.reassert_webhook if telegram else None,

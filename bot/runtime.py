@@ -47,6 +47,11 @@ class Services:
         )
 
     @property
+    def guardian_links(self) -> GuardianLinks:
+        """Where a guardian's one-time link points (`GuardianLinks`)."""
+        return GuardianLinks(self.settings.PUBLIC_BASE_URL, self.bot_profile)
+
+    @property
     def delivering(self) -> Delivering:
         """What the outbox dispatcher and its senders are given (`Delivering`)."""
         settings = self.settings
@@ -94,6 +99,15 @@ class Delivering:
     outage_escalation_after_s: float
     sms_gateway_url: str | None
     sms_gateway_token: SecretStr | None
+
+
+@dataclass(frozen=True)
+class GuardianLinks:
+    """What a guardian's one-time link is made from: the pages' base URL, else the
+    bot's deep link (the profile is filled in once the bot knows its name)."""
+
+    public_base_url: str | None
+    bot_profile: BotProfile
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
-from bot.runtime import Services
+from bot.runtime import GuardianLinks, Services
 from bot.texts import Lang
 from bot.usecases.case_views import CaseView
 from bot.usecases.lifecycle import transition
@@ -77,7 +77,8 @@ def plan_first_contact(
         now=now,
     )
     plan.audit.append(audit)
-    link = guardian_link(svc, view.case_id, now) if svc.settings.SMS_GATEWAY_URL else None
+    links = svc.guardian_links
+    link = guardian_link(links, view.case_id, now) if svc.settings.SMS_GATEWAY_URL else None
     if link is not None:
         plan.tokens.append(link.token)
         text = svc.texts(guardian.language, "sms.link", link=link.url)
@@ -99,7 +100,7 @@ class GuardianLink:
     token: dict[str, Any]
 
 
-def guardian_link(svc: Services, case_id: str, now: datetime) -> GuardianLink | None:
+def guardian_link(links: GuardianLinks, case_id: str, now: datetime) -> GuardianLink | None:
     """A fresh link valid for `LINK_TOKEN_TTL`: the web page `PUBLIC_BASE_URL/a/<token>`,
     which also offers the Telegram deep link, or the deep link alone where no pages are
     served; None while neither is known.
@@ -107,8 +108,8 @@ def guardian_link(svc: Services, case_id: str, now: datetime) -> GuardianLink | 
     Only the token's hash is stored: the link itself exists only in the message.
     """
     raw = new_link_token()
-    base = svc.settings.PUBLIC_BASE_URL
-    url = f"{base}/a/{raw}" if base else svc.bot_profile.deep_link(raw)
+    base = links.public_base_url
+    url = f"{base}/a/{raw}" if base else links.bot_profile.deep_link(raw)
     if url is None:
         return None
     row = link_token_row(

@@ -67,7 +67,7 @@ def forged_button(case_id: str, action: CaseAction) -> CaseCb:
 
 async def deliver_due(svc: Services) -> int:
     """Send every due outbox row successfully; return how many were sent."""
-    effects = CaseDeliveryEffects(svc)
+    effects = CaseDeliveryEffects(svc.delivering, svc.texts, svc.guardian_links)
     now = svc.clock.now()
     async with svc.sessions.begin() as session:
         rows = (

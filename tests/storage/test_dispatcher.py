@@ -880,7 +880,8 @@ async def test_outage_escalated_once_when_a_new_sender_times_it_afresh(harness: 
     url = f"{harness.receiver.base_url}/down"
     school = await add_school(harness, url, escalation_chat_id=-1001000000950)
     await harness.enqueue(message("pkg:waiting", WebhookPayload(school.id, url, {"n": 1})))
-    effects = CaseDeliveryEffects(harness.svc)
+    svc = harness.svc
+    effects = CaseDeliveryEffects(svc.delivering, svc.texts, svc.guardian_links)
 
     for down_s in (601.0, 1900.0):  # the first sender, then the replica that took over
         async with harness.svc.sessions.begin() as session:

@@ -150,7 +150,7 @@ async def test_school_server_503_for_an_hour_loses_nothing(harness: Harness) -> 
     harness.receiver.failing_paths.add("/school")
     dispatcher = OutboxDispatcher(
         harness.svc.delivering,
-        CaseDeliveryEffects(harness.svc),
+        CaseDeliveryEffects(harness.svc.delivering, harness.svc.texts, harness.svc.guardian_links),
         harness.bot,
         harness.http,
         monotonic=fake,
