@@ -52,6 +52,19 @@ class Services:
         return GuardianLinks(self.settings.PUBLIC_BASE_URL, self.bot_profile)
 
     @property
+    def opening(self) -> Opening:
+        """What opening cases from health signals is given (`Opening`)."""
+        return Opening(
+            sessions=self.sessions,
+            cipher=self.cipher,
+            clock=self.clock,
+            texts=self.texts,
+            retention_days=self.settings.RETENTION_DAYS,
+            sms_gateway_url=self.settings.SMS_GATEWAY_URL,
+            links=self.guardian_links,
+        )
+
+    @property
     def delivering(self) -> Delivering:
         """What the outbox dispatcher and its senders are given (`Delivering`)."""
         settings = self.settings
@@ -81,6 +94,21 @@ class Deciding:
     cipher: DataCipher
     texts: Texts
     hearing_days: int
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What opening a case from a health signal touches: the case rows and the outbox
+    (sessions, cipher), the time, the notice's texts with the retention period its
+    consent names, and, with an SMS gateway, where the guardian's link points."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: DataCipher
+    clock: Clock
+    texts: Texts
+    retention_days: int
+    sms_gateway_url: str | None
+    links: GuardianLinks
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
-from bot.runtime import GuardianLinks, Services
+from bot.runtime import GuardianLinks, Opening
 from bot.texts import Lang
 from bot.usecases.case_views import CaseView
 from bot.usecases.lifecycle import transition
@@ -53,14 +53,15 @@ def notice_dedupe_key(case_id: str, chat_id: int) -> str:
 
 
 def plan_first_contact(
-    svc: Services, view: CaseView, guardian: GuardianRef, guardian_phone: str, now: datetime
+    opening: Opening, view: CaseView, guardian: GuardianRef, guardian_phone: str, now: datetime
 ) -> FirstContact:
     """Decide the first contact for a case opened at `now` (status received)."""
     plan = FirstContact()
     if guardian.linked:
         assert guardian.chat_id is not None
         notice = notice_message(
-            svc,
+            opening.texts,
+            opening.retention_days,
             guardian.language,
             view,
             guardian.chat_id,
@@ -77,11 +78,11 @@ def plan_first_contact(
         now=now,
     )
     plan.audit.append(audit)
-    links = svc.guardian_links
-    link = guardian_link(links, view.case_id, now) if svc.settings.SMS_GATEWAY_URL else None
+    links = opening.links
+    link = guardian_link(links, view.case_id, now) if opening.sms_gateway_url else None
     if link is not None:
         plan.tokens.append(link.token)
-        text = svc.texts(guardian.language, "sms.link", link=link.url)
+        text = opening.texts(guardian.language, "sms.link", link=link.url)
         sms = OutgoingMessage(
             dedupe_key=f"sms_link:{view.case_id}",
             kind=Kind.SMS_LINK,

@@ -32,7 +32,7 @@ def build_web_app(svc: Services) -> web.Application:
     app[METRICS] = svc.metrics
     app[SIGNAL_SECRETS] = svc.settings.signal_secrets
     app[DECIDING] = svc.deciding
-    app[INTAKE] = SignalIntake(svc)
+    app[INTAKE] = SignalIntake(svc.opening)
     app.on_startup.append(_start_intake)
     app.on_shutdown.append(_stop_intake)
     app.add_routes(signals.routes)

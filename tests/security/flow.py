@@ -174,7 +174,9 @@ def with_sms(services: Services) -> Services:
 async def open_signal(
     svc: Services, person: Person, school: School | None, **overrides: Any
 ) -> str:
-    result = await accept_signal(svc, VkkSignal.model_validate(person.signal(school, **overrides)))
+    result = await accept_signal(
+        svc.opening, VkkSignal.model_validate(person.signal(school, **overrides))
+    )
     return result.case_id
 
 

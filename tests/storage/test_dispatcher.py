@@ -302,7 +302,7 @@ async def test_dispatcher_same_dedupe_key_twice_sends_one_message(harness: Harne
 
 async def test_dispatcher_document_row_sends_decrypted_pdf(harness: Harness) -> None:
     svc, chat = harness.svc, await harness.started_chat()
-    case = await accept_signal(svc, VkkSignal.model_validate(signal_payload()))
+    case = await accept_signal(svc.opening, VkkSignal.model_validate(signal_payload()))
     content = b"%PDF-1.4 application bytes"
     async with svc.sessions.begin() as session:
         document = Document(
