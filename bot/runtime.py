@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 from sqlalchemy import event
@@ -65,6 +66,11 @@ class Services:
         )
 
     @property
+    def forwarding(self) -> Forwarding:
+        """What sending a package, or word of it, to a school is given (`Forwarding`)."""
+        return Forwarding(self.cipher, self.clock, self.texts, self.settings.zone)
+
+    @property
     def delivering(self) -> Delivering:
         """What the outbox dispatcher and its senders are given (`Delivering`)."""
         settings = self.settings
@@ -109,6 +115,18 @@ class Opening:
     retention_days: int
     sms_gateway_url: str | None
     links: GuardianLinks
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """What a package to a school and the school's other notes touch, inside the
+    caller's transaction: the case's encrypted data and the outbox (cipher), the time,
+    the texts, and the service's time zone in which their times are shown."""
+
+    cipher: DataCipher
+    clock: Clock
+    texts: Texts
+    zone: ZoneInfo
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,7 @@ async def withdraw(
         )
         prompt = Prompt(lang, "withdrawn", (told,), case_id=case.id)
         await show(session, present, actor, prompt)
-        await tell_school_consent_withdrawn(session, svc, case, school, now)
+        await tell_school_consent_withdrawn(session, svc.forwarding, case, school, now)
         return False
 
 
