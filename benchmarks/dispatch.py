@@ -209,7 +209,7 @@ async def dispatch_all(svc: Services, http: httpx.AsyncClient, base_url: str, to
     """Run the dispatcher until every row is sent; return the seconds it took."""
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base_url)))
     hooks = CountingHooks(total)
-    dispatcher = OutboxDispatcher(svc, hooks, bot, http)
+    dispatcher = OutboxDispatcher(svc.delivering, hooks, bot, http)
     started = time.monotonic()
     dispatcher.start()
     await hooks.done.wait()

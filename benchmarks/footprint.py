@@ -144,7 +144,7 @@ async def fill(folder: Path, data_key: str, cases: int) -> float:
     async with open_services(settings) as svc:
         for first in range(0, cases, BATCH):
             batch = [make_signal(n) for n in range(first, min(cases, first + BATCH))]
-            results = await accept_signals(svc, batch)
+            results = await accept_signals(svc.opening, batch)
             failed = [r for r in results if isinstance(r, Exception)]
             if failed:
                 raise RuntimeError(f"intake refused a generated signal: {failed[0]!r}")

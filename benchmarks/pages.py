@@ -68,7 +68,7 @@ async def prepare(workdir: Path, cases: int) -> tuple[dict[str, str], str]:
             VkkSignal.model_validate(signal_payload(school={"bin": bin_, "grade": 4}))
             for _ in range(cases)
         ]
-        results = await accept_signals(svc, signals)
+        results = await accept_signals(svc.opening, signals)
         now = svc.clock.now()
         async with svc.sessions.begin() as session:
             for result in results:

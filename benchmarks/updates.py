@@ -336,7 +336,7 @@ async def open_cases(svc: Services, users: list[dict[str, Any]]) -> None:
         )
         for n in range(len(users))
     ]
-    refused = [r for r in await accept_signals(svc, signals) if isinstance(r, Exception)]
+    refused = [r for r in await accept_signals(svc.opening, signals) if isinstance(r, Exception)]
     assert not refused, refused[:3]
 
     async def all_notified() -> bool:

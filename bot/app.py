@@ -79,8 +79,8 @@ async def run_application(
         log.info("HTTP API listening on http://%s:%s", settings.HTTP_HOST, port)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         outbox = OutboxDispatcher(
-            svc,
-            CaseDeliveryEffects(svc),
+            svc.delivering,
+            CaseDeliveryEffects(svc.delivering, svc.texts, svc.guardian_links),
             telegram.bot if telegram else None,
             http,
             on_telegram_back=telegram.reassert_webhook if telegram else None,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -45,6 +47,46 @@ class Services:
             self.settings.HEARING_WORKING_DAYS,
         )
 
+    @property
+    def guardian_links(self) -> GuardianLinks:
+        """Where a guardian's one-time link points (`GuardianLinks`)."""
+        return GuardianLinks(self.settings.PUBLIC_BASE_URL, self.bot_profile)
+
+    @property
+    def opening(self) -> Opening:
+        """What opening cases from health signals is given (`Opening`)."""
+        return Opening(
+            sessions=self.sessions,
+            cipher=self.cipher,
+            clock=self.clock,
+            texts=self.texts,
+            retention_days=self.settings.RETENTION_DAYS,
+            sms_gateway_url=self.settings.SMS_GATEWAY_URL,
+            links=self.guardian_links,
+        )
+
+    @property
+    def forwarding(self) -> Forwarding:
+        """What sending a package, or word of it, to a school is given (`Forwarding`)."""
+        return Forwarding(self.cipher, self.clock, self.texts, self.settings.zone)
+
+    @property
+    def delivering(self) -> Delivering:
+        """What the outbox dispatcher and its senders are given (`Delivering`)."""
+        settings = self.settings
+        return Delivering(
+            engine=self.engine,
+            sessions=self.sessions,
+            cipher=self.cipher,
+            clock=self.clock,
+            outbox_wakeup=self.outbox_wakeup,
+            bot_token=settings.BOT_TOKEN,
+            telegram_rate_per_s=settings.TELEGRAM_RATE_PER_S,
+            outage_escalation_after_s=settings.OUTAGE_ESCALATION_AFTER_S,
+            sms_gateway_url=settings.SMS_GATEWAY_URL,
+            sms_gateway_token=settings.SMS_GATEWAY_TOKEN,
+        )
+
 
 @dataclass(frozen=True)
 class Deciding:
@@ -58,6 +100,60 @@ class Deciding:
     cipher: DataCipher
     texts: Texts
     hearing_days: int
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What opening a case from a health signal touches: the case rows and the outbox
+    (sessions, cipher), the time, the notice's texts with the retention period its
+    consent names, and, with an SMS gateway, where the guardian's link points."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: DataCipher
+    clock: Clock
+    texts: Texts
+    retention_days: int
+    sms_gateway_url: str | None
+    links: GuardianLinks
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """What a package to a school and the school's other notes touch, inside the
+    caller's transaction: the case's encrypted data and the outbox (cipher), the time,
+    the texts, and the service's time zone in which their times are shown."""
+
+    cipher: DataCipher
+    clock: Clock
+    texts: Texts
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class Delivering:
+    """What sending the outbox touches: the rows (sessions, cipher; the engine for the
+    sender's advisory lock), the time, the wakeup a commit with outbox rows sets, the bot
+    token that names the sender, Telegram's pace and outage limit, and the SMS gateway."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: DataCipher
+    clock: Clock
+    outbox_wakeup: asyncio.Event
+    bot_token: SecretStr | None
+    telegram_rate_per_s: float
+    outage_escalation_after_s: float
+    sms_gateway_url: str | None
+    sms_gateway_token: SecretStr | None
+
+
+@dataclass(frozen=True)
+class GuardianLinks:
+    """What a guardian's one-time link is made from: the pages' base URL, else the
+    bot's deep link (the profile is filled in once the bot knows its name)."""
+
+    public_base_url: str | None
+    bot_profile: BotProfile
 
 
 @dataclass

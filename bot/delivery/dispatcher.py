@@ -1,7 +1,7 @@
 """The outbox dispatcher: sends committed outbox rows at Telegram's pace.
 
 One background task per process. It sleeps until a commit that wrote outbox rows sets
-`svc.outbox_wakeup` (the first message leaves at once) or the sweep timer fires (rows
+`Delivering.outbox_wakeup` (the first message leaves at once) or the sweep timer fires (rows
 whose retry time came, rows left `sending` by a crashed process). Due rows are leased
 in a short transaction (`bot.delivery.claims`), then sent outside any transaction:
 a Telegram chat's next message waits for the pacer (`bot.delivery.pacing`) while
@@ -44,7 +44,7 @@ from bot.delivery.leader import SenderLock
 from bot.delivery.outcomes import DeliveryCounters, DeliveryHooks, Hold, RowDelivery
 from bot.delivery.pacing import TelegramPacer
 from bot.delivery.senders import ChannelDown, NoBot, Senders, TelegramChannel, Undeliverable
-from bot.runtime import Services
+from bot.runtime import Delivering
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -59,7 +59,7 @@ class OutboxDispatcher:
 
     def __init__(
         self,
-        svc: Services,
+        delivering: Delivering,
         hooks: DeliveryHooks,
         bot: Bot | None,
         http: httpx.AsyncClient,
@@ -77,17 +77,17 @@ class OutboxDispatcher:
         monotonic: Callable[[], float] = time.monotonic,
         on_telegram_back: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._svc = svc
+        self._delivering = delivering
         self._hooks = hooks
-        rate = svc.settings.TELEGRAM_RATE_PER_S
+        rate = delivering.telegram_rate_per_s
         self._pacer = TelegramPacer(rate, clock=monotonic)
-        self._senders = Senders(svc, _telegram_channel(svc, bot), http)
+        self._senders = Senders(delivering, _telegram_channel(delivering, bot), http)
         self.health = ChannelHealth(monotonic, on_close=self._destination_back)
-        self._escalate_after_s = svc.settings.OUTAGE_ESCALATION_AFTER_S
+        self._escalate_after_s = delivering.outage_escalation_after_s
         self._on_telegram_back = on_telegram_back
         self._background: set[asyncio.Task[None]] = set()
         self._rows = RowDelivery(
-            svc,
+            delivering,
             hooks,
             self._senders,
             self._pacer,
@@ -97,8 +97,8 @@ class OutboxDispatcher:
             commit_linger_s=commit_linger_s,
             on_free=self._wake,
         )
-        token = svc.settings.BOT_TOKEN
-        self._lock = SenderLock(svc.engine, token.get_secret_value() if token else None)
+        token = delivering.bot_token
+        self._lock = SenderLock(delivering.engine, token.get_secret_value() if token else None)
         self._target = min(batch_size, max(10, math.ceil(rate * 2)))  # ~2 s of sending
         self._queue_cap = 4 * self._target
         self._lease = timedelta(seconds=lease_s)
@@ -163,7 +163,7 @@ class OutboxDispatcher:
             if not await self._try_lock():
                 await self._sleep(self._standby_s)
                 continue
-            if self._svc.settings.BOT_TOKEN is not None:
+            if self._delivering.bot_token is not None:
                 log.info("outbox dispatcher is now the sender for its bot token")
             try:
                 await self._recover_orphans()
@@ -182,10 +182,10 @@ class OutboxDispatcher:
 
     async def _recover_orphans(self) -> None:
         """Rows an earlier sender left `sending` go out after a short grace, not a lease."""
-        grace = self._orphan_grace
+        grace, delivering = self._orphan_grace, self._delivering
         try:
-            async with self._svc.sessions.begin() as session:
-                count = await recover_orphans(session, now=self._svc.clock.now(), grace=grace)
+            async with delivering.sessions.begin() as session:
+                count = await recover_orphans(session, now=delivering.clock.now(), grace=grace)
         except Exception:
             log.exception("outbox: earlier sender's rows not recovered; their leases expire")
             return
@@ -204,8 +204,8 @@ class OutboxDispatcher:
         try:
             while not self._stopping:
                 self._kick.clear()
-                if self._svc.outbox_wakeup.is_set():
-                    self._svc.outbox_wakeup.clear()
+                if self._delivering.outbox_wakeup.is_set():
+                    self._delivering.outbox_wakeup.clear()
                     self._want_claim = True
                 if self._monotonic() >= next_sweep:
                     next_sweep = self._monotonic() + self._sweep_s
@@ -226,7 +226,7 @@ class OutboxDispatcher:
             await self._drain()
 
     async def _forward_wakeups(self) -> None:
-        event = self._svc.outbox_wakeup
+        event = self._delivering.outbox_wakeup
         while True:
             await event.wait()
             event.clear()
@@ -259,10 +259,10 @@ class OutboxDispatcher:
         down_channels, down_recipients = self.health.blocked()
         self._want_claim = False  # a wakeup or a circuit closing meanwhile sets it again
         try:
-            async with self._svc.sessions.begin() as session:
+            async with self._delivering.sessions.begin() as session:
                 claims = await claim_due(
                     session,
-                    now=self._svc.clock.now(),
+                    now=self._delivering.clock.now(),
                     lease=self._lease,
                     limit=limit,
                     exclude_ids=[c.id for c in self._queue] + list(self._in_flight),
@@ -287,7 +287,7 @@ class OutboxDispatcher:
         and only heads may go. A head whose chat waits is skipped, so other chats go
         ahead; one that would wait beyond the horizon is given back (see module doc).
         """
-        now, db_now = self._monotonic(), self._svc.clock.now()
+        now, db_now = self._monotonic(), self._delivering.clock.now()
         holds = self._prune_holds(db_now)
         # Waiting for the bot-wide slot (the usual case): no Telegram row can go, and
         # the next pass with a free slot handles them; skip them cheaply.
@@ -365,7 +365,7 @@ class OutboxDispatcher:
     async def _escalate(self, circuit: Circuit) -> None:
         down_s = circuit.down_for(self._monotonic())
         try:
-            async with self._svc.sessions.begin() as session:
+            async with self._delivering.sessions.begin() as session:
                 await self._hooks.channel_down(session, circuit.destination, down_s)
         except Exception:
             log.exception("outage of %s not escalated; tried again", circuit.destination)
@@ -419,11 +419,11 @@ class OutboxDispatcher:
             await asyncio.gather(*tasks, return_exceptions=True)
         queued, self._queue = self._queue, []
         if queued:
-            await self._release([(claim, self._svc.clock.now()) for claim in queued])
+            await self._release([(claim, self._delivering.clock.now()) for claim in queued])
 
     async def _release(self, pairs: Sequence[tuple[Claim, datetime]]) -> None:
         try:
-            async with self._svc.sessions.begin() as session:
+            async with self._delivering.sessions.begin() as session:
                 await release(session, pairs)
         except Exception:
             log.exception(
@@ -438,10 +438,10 @@ async def _logged(work: Awaitable[None]) -> None:
         log.exception("outbox: work about an outage failed")
 
 
-def _telegram_channel(svc: Services, bot: Bot | None) -> TelegramChannel:
+def _telegram_channel(delivering: Delivering, bot: Bot | None) -> TelegramChannel:
     """aiogram's sender for a bot; without one, aiogram is not imported at all."""
     if bot is None:
         return NoBot()
     from bot.delivery.telegram_sender import TelegramSender
 
-    return TelegramSender(svc, bot)
+    return TelegramSender(delivering.sessions, delivering.cipher, bot)

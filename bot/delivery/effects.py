@@ -17,7 +17,8 @@ from bot.delivery.senders import Undeliverable
 from bot.domain.identifiers import case_number
 from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
-from bot.runtime import Services
+from bot.runtime import Delivering, GuardianLinks
+from bot.texts import Texts
 from bot.usecases.access import guardian_lang
 from bot.usecases.first_contact import guardian_link
 from bot.usecases.forwarding import staff_language
@@ -64,10 +65,14 @@ def still_worth_sending(
 
 
 class CaseDeliveryEffects:
-    """The real `DeliveryHooks` of the application."""
+    """The real `DeliveryHooks` of the application: besides what sending touches
+    (`Delivering`), the texts of the messages it adds and where a guardian's new link
+    points."""
 
-    def __init__(self, svc: Services) -> None:
-        self._svc = svc
+    def __init__(self, delivering: Delivering, texts: Texts, links: GuardianLinks) -> None:
+        self._delivering = delivering
+        self._texts = texts
+        self._links = links
 
     async def delivered(
         self, session: AsyncSession, row: OutboxMessage, message_id: int | None
@@ -77,7 +82,7 @@ class CaseDeliveryEffects:
         case = await lock_case(session, row.case_id)
         if case is None:
             return
-        now = self._svc.clock.now()
+        now = self._delivering.clock.now()
         status = CaseStatus(case.status)
         if row.kind == Kind.NOTICE and status in (CaseStatus.RECEIVED, CaseStatus.AWAITING_LINK):
             apply_event(session, case, CaseEvent.NOTICE_SENT, actor="system", now=now)
@@ -107,12 +112,12 @@ class CaseDeliveryEffects:
     async def still_needed(self, kind: str, case_id: str | None) -> bool:
         if case_id is None:
             return False
-        async with self._svc.sessions() as session:
+        async with self._delivering.sessions() as session:
             case = await session.get(Case, case_id)
         if case is None:
             return False
         status = CaseStatus(case.status)
-        return still_worth_sending(kind, status, case.deadline_at, self._svc.clock.now())
+        return still_worth_sending(kind, status, case.deadline_at, self._delivering.clock.now())
 
     async def channel_down(self, session: AsyncSession, destination: str, down_s: float) -> None:
         """A school's server down for long goes to the authority's escalation chat; the
@@ -122,7 +127,7 @@ class CaseDeliveryEffects:
         if not destination.startswith(SCHOOL_WEBHOOK):
             log.error("escalation: %s has been unreachable for %d min", destination, minutes)
             return
-        svc, now = self._svc, self._svc.clock.now()
+        delivering, now = self._delivering, self._delivering.clock.now()
         school = await session.get(School, int(destination.removeprefix(SCHOOL_WEBHOOK)))
         if school is None or school.escalation_chat_id is None:
             log.error(
@@ -130,7 +135,7 @@ class CaseDeliveryEffects:
             )
             return
         lang = staff_language(school)
-        text = svc.texts(
+        text = self._texts(
             lang, "escalation.school_unreachable", school_bin=school.bin, minutes=minutes
         )
         message = text_message(
@@ -139,41 +144,41 @@ class CaseDeliveryEffects:
             school.escalation_chat_id,
             text,
         )
-        await enqueue(session, svc.cipher, now, message)
+        await enqueue(session, delivering.cipher, now, message)
         log.error("escalation: %s has been unreachable for %d min", destination, minutes)
 
     async def _guardian_unreachable(self, session: AsyncSession, row: OutboxMessage) -> None:
-        svc = self._svc
+        delivering = self._delivering
         result = await session.execute(
             select(Guardian).where(Guardian.chat_id == int(row.recipient))
         )
         guardian = result.scalars().first()
         if guardian is None or guardian.unreachable_at is not None:
             return
-        now = svc.clock.now()
+        now = delivering.clock.now()
         guardian.unreachable_at = now
         log.warning("guardian unreachable in Telegram", extra={"case_id": row.case_id})
-        if not (svc.settings.SMS_GATEWAY_URL and row.case_id and guardian.pd_enc):
+        if not (delivering.sms_gateway_url and row.case_id and guardian.pd_enc):
             return
-        link = guardian_link(svc, row.case_id, now)
+        link = guardian_link(self._links, row.case_id, now)
         if link is None:
             return
         session.add(LinkToken(**link.token))
-        phone = svc.cipher.decrypt_json(guardian.pd_enc)["phone"]
+        phone = delivering.cipher.decrypt_json(guardian.pd_enc)["phone"]
         sms_key = "sms.result" if row.kind == Kind.RESULT else "sms.link"
         sms = OutgoingMessage(
             dedupe_key=f"sms_fallback:{row.id}",
             kind=Kind.SMS_LINK,
             payload=SmsPayload(
-                phone=phone, text=svc.texts(guardian_lang(guardian), sms_key, link=link.url)
+                phone=phone, text=self._texts(guardian_lang(guardian), sms_key, link=link.url)
             ),
             case_id=row.case_id,
             not_before=next_daytime(now),
         )
-        await enqueue(session, svc.cipher, now, sms)
+        await enqueue(session, delivering.cipher, now, sms)
 
     async def _escalate(self, session: AsyncSession, case_id: str, reason: str) -> None:
-        svc = self._svc
+        texts = self._texts
         case = await session.get(Case, case_id)
         school = await session.get(School, case.school_id) if case and case.school_id else None
         if school is None or school.escalation_chat_id is None:
@@ -182,12 +187,12 @@ class CaseDeliveryEffects:
             )
             return
         lang = staff_language(school)
-        text = svc.texts(
+        text = texts(
             lang,
             "escalation.undeliverable",
             case_number=case_number(case_id),
             school_bin=school.bin,
-            reason=svc.texts(lang, f"undeliverable.{reason}"),
+            reason=texts(lang, f"undeliverable.{reason}"),
         )
         message = text_message(
             f"escalation:undeliverable:{case_id}",
@@ -196,7 +201,7 @@ class CaseDeliveryEffects:
             text,
             case_id=case_id,
         )
-        await enqueue(session, svc.cipher, svc.clock.now(), message)
+        await enqueue(session, self._delivering.cipher, self._delivering.clock.now(), message)
 
 
 async def _oldest_waiting(session: AsyncSession, school: School) -> int | None:

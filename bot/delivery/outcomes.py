@@ -28,7 +28,7 @@ from bot.delivery.pacing import ChatId, TelegramPacer, backoff_delay, is_private
 from bot.delivery.recorder import Outcome, OutcomeRecorder, RowChange, RowHook
 from bot.delivery.senders import ChannelDown, PermanentFailure, Senders, Undeliverable
 from bot.errors import DeliveryError
-from bot.runtime import Services
+from bot.runtime import Delivering
 from storage.crypto import UndecryptableData
 from storage.models import OutboxMessage
 from storage.outbox import decode_payload
@@ -95,7 +95,7 @@ class RowDelivery:
 
     def __init__(
         self,
-        svc: Services,
+        delivering: Delivering,
         hooks: DeliveryHooks,
         senders: Senders,
         pacer: TelegramPacer,
@@ -106,14 +106,15 @@ class RowDelivery:
         commit_linger_s: float,
         on_free: Callable[[], None],
     ) -> None:
-        self._svc = svc
+        self._cipher = delivering.cipher
+        self._clock = delivering.clock
         self._hooks = hooks
         self._senders = senders
         self._pacer = pacer
         self._health = health
         self._max_attempts = max_attempts
         self._rng = rng
-        self._recorder = OutcomeRecorder(svc, linger_s=commit_linger_s)
+        self._recorder = OutcomeRecorder(delivering.sessions, linger_s=commit_linger_s)
         self._on_free = on_free
         self.counters = DeliveryCounters()
         self.holds: dict[str, Hold] = {}
@@ -166,7 +167,7 @@ class RowDelivery:
 
     async def _send(self, claim: Claim) -> int | None:
         try:
-            data = json.loads(self._svc.cipher.decrypt_text(claim.payload_enc))
+            data = json.loads(self._cipher.decrypt_text(claim.payload_enc))
             payload = decode_payload(claim.channel, data)
             return await self._senders.send(payload, claim.dedupe_key)
         finally:
@@ -174,7 +175,7 @@ class RowDelivery:
                 self._pacer.end(claim.chat)
 
     async def _record_sent(self, claim: Claim, message_id: int | None) -> None:
-        now = self._svc.clock.now()
+        now = self._clock.now()
 
         async def hook(session: AsyncSession, row: OutboxMessage) -> None:
             await self._hooks.delivered(session, row, message_id)
@@ -191,7 +192,7 @@ class RowDelivery:
             )
 
     async def _retry(self, claim: Claim, error: DeliveryError) -> None:
-        now, detail = self._svc.clock.now(), str(error)
+        now, detail = self._clock.now(), str(error)
         rate_limited = error.retry_after is not None
         if rate_limited:
             delay = float(error.retry_after or 0)
@@ -232,7 +233,7 @@ class RowDelivery:
 
     async def _wait_out(self, claim: Claim, error: ChannelDown) -> None:
         """The destination is down: the row waits for it, due as it was, attempts kept."""
-        now, detail = self._svc.clock.now(), str(error)
+        now, detail = self._clock.now(), str(error)
         self._free(claim)
         await self._finish(claim, lambda row: mark_retry(row, now, 0.0, detail, counts=False), None)
 

@@ -16,10 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.claims import Claim, load_owned
-from bot.runtime import Services
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,14 @@ Pending = tuple[Outcome, "asyncio.Future[bool]"]
 class OutcomeRecorder:
     """Writes outcomes; `record` returns once its outcome is committed."""
 
-    def __init__(self, svc: Services, *, linger_s: float = 0.1, max_batch: int = 50) -> None:
-        self._svc = svc
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        linger_s: float = 0.1,
+        max_batch: int = 50,
+    ) -> None:
+        self._sessions = sessions
         self._linger_s = linger_s
         self._max_batch = max_batch
         self._pending: list[Pending] = []
@@ -117,7 +122,7 @@ class OutcomeRecorder:
                 future.set_result(written)
 
     async def _write(self, outcomes: list[Outcome]) -> list[bool]:
-        async with self._svc.sessions.begin() as session:
+        async with self._sessions.begin() as session:
             rows = await load_owned(session, [o.claim for o in outcomes])
             written = []
             for outcome in outcomes:

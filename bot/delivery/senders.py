@@ -33,10 +33,14 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import httpx
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import Clock
 from bot.errors import DeliveryError
-from bot.runtime import Services
+from bot.runtime import Delivering
 from bot.signing import signed_headers, url_target
+from storage.crypto import DataCipher
 from storage.models import School
 from storage.outbox import Payload, SmsPayload, TelegramPayload, WebhookPayload
 
@@ -97,8 +101,16 @@ class NoBot:
 class WebhookSender:
     """Signed JSON POSTs to a school's webhook (DESIGN 4.5)."""
 
-    def __init__(self, svc: Services, http: httpx.AsyncClient) -> None:
-        self._svc = svc
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cipher: DataCipher,
+        clock: Clock,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+        self._clock = clock
         self._http = http
 
     async def send(self, payload: WebhookPayload, idempotency_key: str) -> None:
@@ -107,29 +119,30 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key,
-            **signed_headers(secret, "POST", url_target(url), body, self._svc.clock.timestamp()),
+            **signed_headers(secret, "POST", url_target(url), body, self._clock.timestamp()),
         }
         await _post(self._http, "webhook", url, content=body, headers=headers)
 
     async def _target(self, payload: WebhookPayload) -> tuple[str, bytes]:
         """The school's current URL (an operator may have fixed it) and its secret."""
-        async with self._svc.sessions() as session:
+        async with self._sessions() as session:
             school = await session.get(School, payload.school_id)
         if school is None or school.webhook_secret_enc is None:
             raise PermanentFailure("school has no webhook secret", Undeliverable.NOT_CONFIGURED)
-        secret = self._svc.cipher.decrypt_text(school.webhook_secret_enc).encode()
+        secret = self._cipher.decrypt_text(school.webhook_secret_enc).encode()
         return school.webhook_url or payload.url, secret
 
 
 class SmsSender:
     """Text messages through the HTTP SMS gateway (contract in the module docstring)."""
 
-    def __init__(self, svc: Services, http: httpx.AsyncClient) -> None:
-        self._settings = svc.settings
+    def __init__(self, url: str | None, token: SecretStr | None, http: httpx.AsyncClient) -> None:
+        self._url = url
+        self._token = token
         self._http = http
 
     async def send(self, payload: SmsPayload) -> None:
-        url, token = self._settings.SMS_GATEWAY_URL, self._settings.SMS_GATEWAY_TOKEN
+        url, token = self._url, self._token
         if url is None:
             raise PermanentFailure("SMS_GATEWAY_URL is not set", Undeliverable.NOT_CONFIGURED)
         headers = {"Authorization": f"Bearer {token.get_secret_value() if token else ''}"}
@@ -155,10 +168,12 @@ async def _post(http: httpx.AsyncClient, what: str, url: str, **kwargs: Any) -> 
 class Senders:
     """The three channels behind one call."""
 
-    def __init__(self, svc: Services, telegram: TelegramChannel, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, delivering: Delivering, telegram: TelegramChannel, http: httpx.AsyncClient
+    ) -> None:
         self.telegram = telegram
-        self.webhook = WebhookSender(svc, http)
-        self.sms = SmsSender(svc, http)
+        self.webhook = WebhookSender(delivering.sessions, delivering.cipher, delivering.clock, http)
+        self.sms = SmsSender(delivering.sms_gateway_url, delivering.sms_gateway_token, http)
 
     async def send(self, payload: Payload, dedupe_key: str) -> int | None:
         """Deliver `payload`; return the Telegram message id when there is one."""

@@ -26,11 +26,12 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.senders import ChannelDown, PermanentFailure, Undeliverable, short
 from bot.errors import DeliveryError
-from bot.runtime import Services
 from handlers.telegram.views import reply_markup
+from storage.crypto import DataCipher
 from storage.models import Document
 from storage.outbox import TelegramPayload
 
@@ -55,8 +56,11 @@ def parse_reply_markup(data: dict[str, Any]) -> ReplyMarkup:
 class TelegramSender:
     """Bot API calls through aiogram; maps Telegram's answers to delivery outcomes."""
 
-    def __init__(self, svc: Services, bot: Bot) -> None:
-        self._svc = svc
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], cipher: DataCipher, bot: Bot
+    ) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
         self._bot = bot
 
     async def send(self, payload: TelegramPayload) -> int:
@@ -95,11 +99,11 @@ class TelegramSender:
     async def _document(self, payload: TelegramPayload) -> BufferedInputFile:
         if payload.document_id is None:
             raise PermanentFailure("sendDocument without document_id", Undeliverable.INVALID)
-        async with self._svc.sessions() as session:
+        async with self._sessions() as session:
             document = await session.get(Document, payload.document_id)
         if document is None or document.content_enc is None:
             raise PermanentFailure("document is missing or purged", Undeliverable.INVALID)
-        content = self._svc.cipher.decrypt_bytes(document.content_enc)
+        content = self._cipher.decrypt_bytes(document.content_enc)
         return BufferedInputFile(content, filename=payload.filename or f"{document.kind}.pdf")
 
 

@@ -126,7 +126,9 @@ async def notice_of(
     """The notice of `case` in its guardian's language, as the chat or the page shows it."""
     lang = guardian_lang(guardian)
     school = await get_school(session, case.school_id) if case.school_id else None
-    return notice_prompt(svc, lang, case_view(svc.cipher, case, school, lang), web=web)
+    return notice_prompt(
+        svc.settings.RETENTION_DAYS, lang, case_view(svc.cipher, case, school, lang), web=web
+    )
 
 
 def _notice_seen(session: AsyncSession, svc: Services, case: Case, actor: Actor) -> None:
@@ -262,7 +264,7 @@ async def withdraw(
         )
         prompt = Prompt(lang, "withdrawn", (told,), case_id=case.id)
         await show(session, present, actor, prompt)
-        await tell_school_consent_withdrawn(session, svc, case, school, now)
+        await tell_school_consent_withdrawn(session, svc.forwarding, case, school, now)
         return False
 
 

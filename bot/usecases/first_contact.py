@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.domain.status import CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
-from bot.runtime import Services
+from bot.runtime import GuardianLinks, Opening
 from bot.texts import Lang
 from bot.usecases.case_views import CaseView
 from bot.usecases.lifecycle import transition
@@ -53,14 +53,15 @@ def notice_dedupe_key(case_id: str, chat_id: int) -> str:
 
 
 def plan_first_contact(
-    svc: Services, view: CaseView, guardian: GuardianRef, guardian_phone: str, now: datetime
+    opening: Opening, view: CaseView, guardian: GuardianRef, guardian_phone: str, now: datetime
 ) -> FirstContact:
     """Decide the first contact for a case opened at `now` (status received)."""
     plan = FirstContact()
     if guardian.linked:
         assert guardian.chat_id is not None
         notice = notice_message(
-            svc,
+            opening.texts,
+            opening.retention_days,
             guardian.language,
             view,
             guardian.chat_id,
@@ -77,10 +78,11 @@ def plan_first_contact(
         now=now,
     )
     plan.audit.append(audit)
-    link = guardian_link(svc, view.case_id, now) if svc.settings.SMS_GATEWAY_URL else None
+    links = opening.links
+    link = guardian_link(links, view.case_id, now) if opening.sms_gateway_url else None
     if link is not None:
         plan.tokens.append(link.token)
-        text = svc.texts(guardian.language, "sms.link", link=link.url)
+        text = opening.texts(guardian.language, "sms.link", link=link.url)
         sms = OutgoingMessage(
             dedupe_key=f"sms_link:{view.case_id}",
             kind=Kind.SMS_LINK,
@@ -99,7 +101,7 @@ class GuardianLink:
     token: dict[str, Any]
 
 
-def guardian_link(svc: Services, case_id: str, now: datetime) -> GuardianLink | None:
+def guardian_link(links: GuardianLinks, case_id: str, now: datetime) -> GuardianLink | None:
     """A fresh link valid for `LINK_TOKEN_TTL`: the web page `PUBLIC_BASE_URL/a/<token>`,
     which also offers the Telegram deep link, or the deep link alone where no pages are
     served; None while neither is known.
@@ -107,8 +109,8 @@ def guardian_link(svc: Services, case_id: str, now: datetime) -> GuardianLink | 
     Only the token's hash is stored: the link itself exists only in the message.
     """
     raw = new_link_token()
-    base = svc.settings.PUBLIC_BASE_URL
-    url = f"{base}/a/{raw}" if base else svc.bot_profile.deep_link(raw)
+    base = links.public_base_url
+    url = f"{base}/a/{raw}" if base else links.bot_profile.deep_link(raw)
     if url is None:
         return None
     row = link_token_row(

@@ -18,7 +18,7 @@ from bot.domain.choices import Act, Choice, Choices
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseEvent
 from bot.domain.timing import local_time
-from bot.runtime import Services
+from bot.runtime import Forwarding
 from bot.texts import Lang, Texts
 from bot.usecases.case_views import CaseView, case_view, validity_text
 from bot.usecases.lifecycle import apply_event
@@ -56,33 +56,41 @@ class Package:
 
 
 async def forward_package(
-    session: AsyncSession, svc: Services, case: Case, document: Document, school: School | None
+    session: AsyncSession,
+    forwarding: Forwarding,
+    case: Case,
+    document: Document,
+    school: School | None,
 ) -> None:
     """Queue the package to every inbox of the case's school, or escalate if it has none."""
     if school is None:
         raise ValueError(f"case {case.id} has no school at submission")
     lang = staff_language(school)
-    package = await load_package(session, svc, case, document, school, lang)
+    package = await load_package(session, forwarding, case, document, school, lang)
     messages: list[OutgoingMessage] = []
     for chat in await list_staff_chats(session, school.id):
-        messages.extend(_chat_messages(svc, package, chat.chat_id, lang))
+        messages.extend(_chat_messages(forwarding, package, chat.chat_id, lang))
     if school.webhook_url:
-        messages.append(_webhook_message(svc, package, school))
+        messages.append(_webhook_message(package, school))
     if await school_has_web_staff(session, school.id):
-        _shown_in_web_inbox(session, svc, case)
+        _shown_in_web_inbox(session, forwarding, case)
     elif not messages:
-        messages.extend(_no_inbox_escalation(svc, package, school, lang))
+        messages.extend(_no_inbox_escalation(forwarding, package, school, lang))
         add_audit_event(
-            session, case_id=case.id, at=svc.clock.now(), actor="system", event="no_school_inbox"
+            session,
+            case_id=case.id,
+            at=forwarding.clock.now(),
+            actor="system",
+            event="no_school_inbox",
         )
         log.warning("school has no inbox; escalated", extra={"case_id": case.id})
-    await enqueue(session, svc.cipher, svc.clock.now(), *messages)
+    await enqueue(session, forwarding.cipher, forwarding.clock.now(), *messages)
 
 
-def _shown_in_web_inbox(session: AsyncSession, svc: Services, case: Case) -> None:
+def _shown_in_web_inbox(session: AsyncSession, forwarding: Forwarding, case: Case) -> None:
     """The web inbox shows the package as soon as it is committed: it has reached the
     school, as a chat's or webhook's first delivery would say."""
-    now = svc.clock.now()
+    now = forwarding.clock.now()
     apply_event(
         session,
         case,
@@ -95,18 +103,25 @@ def _shown_in_web_inbox(session: AsyncSession, svc: Services, case: Case) -> Non
 
 
 async def load_package(
-    session: AsyncSession, svc: Services, case: Case, document: Document, school: School, lang: Lang
+    session: AsyncSession,
+    forwarding: Forwarding,
+    case: Case,
+    document: Document,
+    school: School,
+    lang: Lang,
 ) -> Package:
     """What the school is given about a case: the chat's package and the web case page."""
     application = await require_application(session, case.id)
-    fields = svc.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
+    fields = (
+        forwarding.cipher.decrypt_json(application.fields_enc) if application.fields_enc else {}
+    )
     consent = await latest_consent(session, case.id, "agree")
     assert consent is not None, "a submitted case has its consent"
     shown = await get_consent_text(session, consent.text_sha256)
     assert case.registered_at is not None and case.deadline_at is not None
     assert document.content_enc is not None
     return Package(
-        view=case_view(svc.cipher, case, school, lang),
+        view=case_view(forwarding.cipher, case, school, lang),
         address=fields.get("address") or "",
         note=fields.get("note") or "",
         consent=consent,
@@ -114,14 +129,14 @@ async def load_package(
         consent_language=shown.language if shown else None,
         registered_at=case.registered_at,
         deadline_at=case.deadline_at,
-        pdf=svc.cipher.decrypt_bytes(document.content_enc),
+        pdf=forwarding.cipher.decrypt_bytes(document.content_enc),
         document=document,
     )
 
 
-def package_summary(svc: Services, p: Package, lang: Lang) -> str:
+def package_summary(forwarding: Forwarding, p: Package, lang: Lang) -> str:
     """The package in words (safe HTML), as the staff chat and the web case page show it."""
-    t, view = svc.texts, p.view
+    t, view = forwarding.texts, p.view
     empty = t(lang, "form.empty")
     return t(
         lang,
@@ -139,15 +154,17 @@ def package_summary(svc: Services, p: Package, lang: Lang) -> str:
         organization=view.conclusion_organization,
         summary=view.conclusion_summary[:1500] or empty,
         validity=validity_text(t, lang, view),
-        consent_at=local_time(p.consent.created_at, svc.settings.zone),
-        registered=local_time(p.registered_at, svc.settings.zone),
-        deadline=local_time(p.deadline_at, svc.settings.zone),
+        consent_at=local_time(p.consent.created_at, forwarding.zone),
+        registered=local_time(p.registered_at, forwarding.zone),
+        deadline=local_time(p.deadline_at, forwarding.zone),
     )
 
 
-def _chat_messages(svc: Services, p: Package, chat_id: int, lang: Lang) -> list[OutgoingMessage]:
-    t, view = svc.texts, p.view
-    summary = package_summary(svc, p, lang)
+def _chat_messages(
+    forwarding: Forwarding, p: Package, chat_id: int, lang: Lang
+) -> list[OutgoingMessage]:
+    t, view = forwarding.texts, p.view
+    summary = package_summary(forwarding, p, lang)
     choices = decision_choices(t, lang, view.case_id)
     key = f"package:{view.case_id}:{chat_id}"
     return [
@@ -210,7 +227,7 @@ def webhook_body(p: Package, school: School) -> dict[str, Any]:
     }
 
 
-def _webhook_message(svc: Services, p: Package, school: School) -> OutgoingMessage:
+def _webhook_message(p: Package, school: School) -> OutgoingMessage:
     assert school.webhook_url is not None
     return webhook_message(
         f"package:{p.view.case_id}:webhook",
@@ -223,7 +240,7 @@ def _webhook_message(svc: Services, p: Package, school: School) -> OutgoingMessa
 
 
 async def tell_school_consent_withdrawn(
-    session: AsyncSession, svc: Services, case: Case, school: School | None, now: datetime
+    session: AsyncSession, forwarding: Forwarding, case: Case, school: School | None, now: datetime
 ) -> None:
     """Every inbox that got the package hears that consent was taken back.
 
@@ -235,12 +252,12 @@ async def tell_school_consent_withdrawn(
         return
     lang = staff_language(school)
     number = case_number(case.id)
-    text = svc.texts(
+    text = forwarding.texts(
         lang,
         "staff.consent_withdrawn",
         case_number=number,
-        withdrawn_at=local_time(now, svc.settings.zone),
-        ground=svc.texts(lang, "ground.3"),
+        withdrawn_at=local_time(now, forwarding.zone),
+        ground=forwarding.texts(lang, "ground.3"),
     )
     chats = [chat.chat_id for chat in await list_staff_chats(session, school.id)]
     if not chats and not school.webhook_url and school.escalation_chat_id is not None:
@@ -269,20 +286,20 @@ async def tell_school_consent_withdrawn(
                 case_id=case.id,
             )
         )
-    await enqueue(session, svc.cipher, now, *messages)
+    await enqueue(session, forwarding.cipher, now, *messages)
 
 
 def _no_inbox_escalation(
-    svc: Services, p: Package, school: School, lang: Lang
+    forwarding: Forwarding, p: Package, school: School, lang: Lang
 ) -> list[OutgoingMessage]:
     if school.escalation_chat_id is None:
         return []
-    text = svc.texts(
+    text = forwarding.texts(
         lang,
         "escalation.no_inbox",
         case_number=p.view.number,
         school_bin=school.bin,
-        deadline=local_time(p.deadline_at, svc.settings.zone),
+        deadline=local_time(p.deadline_at, forwarding.zone),
     )
     return [
         text_message(

@@ -204,5 +204,7 @@ async def _queue_notice(
     school = await get_school(session, case.school_id) if case.school_id else None
     view = case_view(svc.cipher, case, school, lang)
     key = notice_dedupe_key(case.id, actor.chat_id)
-    message = notice_message(svc, lang, view, actor.chat_id, key, Kind.NOTICE)
+    message = notice_message(
+        svc.texts, svc.settings.RETENTION_DAYS, lang, view, actor.chat_id, key, Kind.NOTICE
+    )
     await enqueue(session, svc.cipher, svc.clock.now(), message)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.status import CaseStatus
 from bot.errors import Conflict
-from bot.runtime import Services
+from bot.runtime import Opening
 from bot.signals import Guardian as GuardianData
 from bot.signals import VkkSignal, content_digest
 from bot.texts import DEFAULT_LANG, parse_lang
@@ -45,16 +45,16 @@ class IntakeResult:
     duplicate: bool
 
 
-async def accept_signal(svc: Services, signal: VkkSignal) -> IntakeResult:
+async def accept_signal(opening: Opening, signal: VkkSignal) -> IntakeResult:
     """Open a case for one signal (a batch of one); see `accept_signals`."""
-    result = (await accept_signals(svc, [signal]))[0]
+    result = (await accept_signals(opening, [signal]))[0]
     if isinstance(result, Exception):
         raise result
     return result
 
 
 async def accept_signals(
-    svc: Services, signals: Sequence[VkkSignal]
+    opening: Opening, signals: Sequence[VkkSignal]
 ) -> list[IntakeResult | Exception]:
     """Store a batch of signals in one transaction; one result per signal, in order.
 
@@ -72,18 +72,18 @@ async def accept_signals(
     ]
     for attempt in range(2):
         try:
-            async with svc.sessions.begin() as session:
-                return await _store_batch(session, svc, received)
+            async with opening.sessions.begin() as session:
+                return await _store_batch(session, opening, received)
         except IntegrityError:
             if attempt == 1 and len(signals) == 1:
                 raise
             log.info("intake batch of %d failed a constraint; retrying", len(signals))
-    return [await _store_alone(svc, signal) for signal in signals]
+    return [await _store_alone(opening, signal) for signal in signals]
 
 
-async def _store_alone(svc: Services, signal: VkkSignal) -> IntakeResult | Exception:
+async def _store_alone(opening: Opening, signal: VkkSignal) -> IntakeResult | Exception:
     try:
-        return await accept_signal(svc, signal)
+        return await accept_signal(opening, signal)
     except (Conflict, IntegrityError) as exc:
         return exc
 
@@ -98,12 +98,12 @@ class _Received:
 
 
 async def _store_batch(
-    session: AsyncSession, svc: Services, received: Sequence[_Received]
+    session: AsyncSession, opening: Opening, received: Sequence[_Received]
 ) -> list[IntakeResult | Exception]:
-    now = svc.clock.now()
+    now = opening.clock.now()
     signals = [item.signal for item in received]
     known = await _cases_by_signal(session, [s.signal_id for s in signals])
-    guardians = await _guardians(session, svc.cipher, signals, now)
+    guardians = await _guardians(session, opening.cipher, signals, now)
     schools = await _schools_by_bin(session, [s.school.bin for s in signals if s.school])
     results: list[IntakeResult | Exception] = []
     batch = _NewCases()
@@ -115,7 +115,7 @@ async def _store_batch(
             continue
         guardian = guardians[signal.guardian.phone]
         school = schools.get(signal.school.bin) if signal.school else None
-        row = _new_case_row(svc.cipher, signal, digest, personal, guardian.id, school, now)
+        row = _new_case_row(opening.cipher, signal, digest, personal, guardian.id, school, now)
         view = view_from_data(
             row["id"],
             CaseStatus.RECEIVED,
@@ -125,10 +125,10 @@ async def _store_batch(
             None,
             guardian.language,
         )
-        batch.add(row, plan_first_contact(svc, view, guardian, signal.guardian.phone, now), now)
+        batch.add(row, plan_first_contact(opening, view, guardian, signal.guardian.phone, now), now)
         known[signal.signal_id] = _KnownCase(row["id"], digest, CaseStatus(row["status"]))
         results.append(IntakeResult(row["id"], CaseStatus(row["status"]), duplicate=False))
-    await batch.write(session, svc, now)
+    await batch.write(session, opening.cipher, now)
     return results
 
 
@@ -149,7 +149,7 @@ class _NewCases:
         self.tokens.extend(plan.tokens)
         self.messages.extend(plan.messages)
 
-    async def write(self, session: AsyncSession, svc: Services, now: datetime) -> None:
+    async def write(self, session: AsyncSession, cipher: DataCipher, now: datetime) -> None:
         if not self.cases:
             return
         connection = await session.connection()
@@ -157,7 +157,7 @@ class _NewCases:
         await connection.execute(insert(table_of(AuditEvent)), self.audit)
         if self.tokens:
             await connection.execute(insert(table_of(LinkToken)), self.tokens)
-        await enqueue(session, svc.cipher, now, *self.messages)
+        await enqueue(session, cipher, now, *self.messages)
         for row in self.cases:
             log.info("case opened from signal", extra={"case_id": row["id"]})
 

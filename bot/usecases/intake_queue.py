@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.runtime import Services
+from bot.runtime import Opening
 from bot.signals import VkkSignal
 from bot.usecases.intake import MAX_BATCH, IntakeResult, accept_signal, accept_signals
 
@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 class SignalIntake:
     """Queues signals from concurrent requests and stores them in group commits."""
 
-    def __init__(self, svc: Services) -> None:
-        self._svc = svc
+    def __init__(self, opening: Opening) -> None:
+        self._opening = opening
         self._queue: asyncio.Queue[tuple[VkkSignal, asyncio.Future[IntakeResult]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
@@ -34,7 +34,7 @@ class SignalIntake:
 
     async def submit(self, signal: VkkSignal) -> IntakeResult:
         if self._writer is None:
-            return await accept_signal(self._svc, signal)
+            return await accept_signal(self._opening, signal)
         future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
         await self._queue.put((signal, future))
         return await future
@@ -52,7 +52,7 @@ class SignalIntake:
 
     async def _write(self, batch: list[tuple[VkkSignal, asyncio.Future[IntakeResult]]]) -> None:
         try:
-            results = await accept_signals(self._svc, [signal for signal, _ in batch])
+            results = await accept_signals(self._opening, [signal for signal, _ in batch])
         except Exception as exc:
             log.exception("storing a batch of %d signals failed", len(batch))
             for _, future in batch:

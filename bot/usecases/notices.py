@@ -55,7 +55,7 @@ def consent_part(retention_days: int, *, web: bool = False) -> Text:
     return Text("consent.text", {"period": period, "withdrawal": withdrawal})
 
 
-def notice_prompt(svc: Services, lang: Lang, view: CaseView, *, web: bool = False) -> Prompt:
+def notice_prompt(retention_days: int, lang: Lang, view: CaseView, *, web: bool = False) -> Prompt:
     """The notice: who, what the VKK concluded, the consent text, Agree / Decline; `web`:
     as the guardian's page shows it (see `consent_text`)."""
     greeting = {"m": "notice.greeting_m", "f": "notice.greeting_f", None: "notice.greeting"}
@@ -76,7 +76,7 @@ def notice_prompt(svc: Services, lang: Lang, view: CaseView, *, web: bool = Fals
     parts = (
         body,
         validity(view),
-        consent_part(svc.settings.RETENTION_DAYS, web=web),
+        consent_part(retention_days, web=web),
         Text("notice.question", {"question": Text("consent.question")}),
     )
     choices = (
@@ -89,14 +89,20 @@ def notice_prompt(svc: Services, lang: Lang, view: CaseView, *, web: bool = Fals
 
 
 def notice_message(
-    svc: Services, lang: Lang, view: CaseView, chat_id: int, dedupe_key: str, kind: Kind
+    texts: Texts,
+    retention_days: int,
+    lang: Lang,
+    view: CaseView,
+    chat_id: int,
+    dedupe_key: str,
+    kind: Kind,
 ) -> OutgoingMessage:
     """The notice as a chat message, its choices as the outbox's neutral buttons."""
-    prompt = notice_prompt(svc, lang, view)
-    text = render_parts(svc.texts, prompt)
+    prompt = notice_prompt(retention_days, lang, view)
+    text = render_parts(texts, prompt)
     choices = tuple(
         tuple(
-            replace(c, label=render(svc.texts, lang, c.label), case_id=view.case_id)
+            replace(c, label=render(texts, lang, c.label), case_id=view.case_id)
             for c in row
             if isinstance(c.label, Text)
         )

@@ -7,19 +7,22 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.domain.identifiers import case_number
 from bot.domain.status import FINAL_STATUSES, CaseEvent, CaseStatus
 from bot.domain.timing import next_daytime
 from bot.errors import Conflict, NotFound
-from bot.runtime import Services
+from bot.texts import Texts
 from bot.usecases.access import guardian_lang
 from bot.usecases.intake import HEALTH_SYSTEM, IntakeResult
 from bot.usecases.lifecycle import apply_event
 from bot.usecases.messages import text_message
+from storage.crypto import DataCipher
 from storage.models import Case
 from storage.outbox import Kind, enqueue
 from storage.repositories.cases import get_case, get_case_by_signal, lock_case
 from storage.repositories.guardians import get_guardian
+from storage.session import Sessions
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,15 @@ class CaseTimeline:
     times: dict[str, datetime | None]
 
 
-async def revoke_signal(svc: Services, signal_id: str) -> IntakeResult:
+async def revoke_signal(
+    sessions: Sessions, cipher: DataCipher, clock: Clock, texts: Texts, signal_id: str
+) -> IntakeResult:
     """Cancel the case of a withdrawn conclusion, unless it is already closed.
 
     Revoking twice answers like the first time, so the health system can retry safely.
+    The case rows and the guardian's message (sessions, cipher, texts) are all it touches.
     """
-    async with svc.sessions.begin() as session:
+    async with sessions.begin() as session:
         found = await get_case_by_signal(session, signal_id)
         case = await lock_case(session, found.id) if found else None
         if case is None:
@@ -46,30 +52,30 @@ async def revoke_signal(svc: Services, signal_id: str) -> IntakeResult:
             return IntakeResult(case.id, status, duplicate=True)
         if status in FINAL_STATUSES:
             raise Conflict("signal.already_decided", f"the case is already {status.value}")
-        now = svc.clock.now()
+        now = clock.now()
         new = apply_event(session, case, CaseEvent.REVOKED, actor=HEALTH_SYSTEM, now=now)
         case.closed_at = now
-        await _tell_guardian_cancelled(session, svc, case, now)
+        await _tell_guardian_cancelled(session, cipher, texts, case, now)
         return IntakeResult(case.id, new, duplicate=False)
 
 
 async def _tell_guardian_cancelled(
-    session: AsyncSession, svc: Services, case: Case, now: datetime
+    session: AsyncSession, cipher: DataCipher, texts: Texts, case: Case, now: datetime
 ) -> None:
     """A guardian who already heard about the case learns it was withdrawn (in daytime)."""
     guardian = await get_guardian(session, case.guardian_id)
     if guardian is None or guardian.chat_id is None or case.notified_at is None:
         return
-    text = svc.texts(guardian_lang(guardian), "result.cancelled", case_number=case_number(case.id))
+    text = texts(guardian_lang(guardian), "result.cancelled", case_number=case_number(case.id))
     message = text_message(
         f"cancelled:{case.id}", Kind.RESULT, guardian.chat_id, text, case_id=case.id
     )
-    await enqueue(session, svc.cipher, now, replace(message, not_before=next_daytime(now)))
+    await enqueue(session, cipher, now, replace(message, not_before=next_daytime(now)))
 
 
-async def case_timeline(svc: Services, case_id: str) -> CaseTimeline:
+async def case_timeline(sessions: Sessions, case_id: str) -> CaseTimeline:
     """Status and milestones of one case for the health system."""
-    async with svc.sessions() as session:
+    async with sessions() as session:
         case = await get_case(session, case_id)
     if case is None:
         raise NotFound("case.unknown", f"no case {case_id}")

@@ -141,7 +141,7 @@ async def case_page(svc: Services, member: StaffMember, case_id: str, lang: Lang
         document = await get_case_document(session, case.id, "application")
         if school is None or document is None:
             raise NotFound("web.case_unknown", f"case {case_id} has no package")
-        package = await load_package(session, svc, case, document, school, lang)
+        package = await load_package(session, svc.forwarding, case, document, school, lang)
     status = CaseStatus(case.status)
     now = svc.clock.now()
     open_to_decide = status in DECIDABLE_STATUSES and (
@@ -151,7 +151,7 @@ async def case_page(svc: Services, member: StaffMember, case_id: str, lang: Lang
         case_id=case.id,
         number=package.view.number,
         status=status,
-        summary=package_summary(svc, package, lang),
+        summary=package_summary(svc.forwarding, package, lang),
         consent_text=package.consent_text,
         consent_language=package.consent_language,
         consent_at=package.consent.created_at,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.runtime import Services
 from storage.repositories.schools import school_for_api_key
+from storage.session import Sessions
 
 
-async def school_by_api_key(svc: Services, key: str) -> int | None:
+async def school_by_api_key(sessions: Sessions, key: str) -> int | None:
     """The id of the school this key belongs to, or None for an unknown key."""
-    async with svc.sessions() as session:
+    async with sessions() as session:
         school = await school_for_api_key(session, key)
     return school.id if school else None

@@ -137,7 +137,7 @@ async def _submit(
     )
     copy = _copy(staged.view, staged.lang, registered, deadline, document.id)
     await show(session, present, actor, copy)
-    await forward_package(session, svc, case, document, staged.school)
+    await forward_package(session, svc.forwarding, case, document, staged.school)
     return copy
 
 

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignedRequest, signature_problem
-from handlers.http.context import SERVICES
+from handlers.http.context import CLOCK, SIGNAL_SECRETS
 from handlers.http.errors import HttpProblem
 
 log = logging.getLogger(__name__)
@@ -15,13 +15,13 @@ log = logging.getLogger(__name__)
 
 def require_signature(request: web.Request, body: bytes) -> None:
     """Refuse with 401 unless method, path as sent and body carry a current signature."""
-    svc = request.app[SERVICES]
+    secrets = request.app[SIGNAL_SECRETS]
     problem = signature_problem(
-        svc.settings.signal_secrets,
+        secrets,
         request.headers.get(TIMESTAMP_HEADER),
         request.headers.get(SIGNATURE_HEADER),
         SignedRequest(request.method, request.raw_path, body),
-        svc.clock.timestamp(),
+        request.app[CLOCK].timestamp(),
     )
     if problem is not None:
         log.warning("rejected signed request to %s: %s", request.path, problem)

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from handlers.http.context import SERVICES
+from handlers.http.context import CLOCK, ENGINE, METRICS, SESSIONS
 from handlers.http.openapi import build_openapi
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,8 @@ async def on_healthz(_request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def on_readyz(request: web.Request) -> web.Response:
     """Ready only when the database answers: a load balancer should stop sending here."""
-    svc = request.app[SERVICES]
     try:
-        async with svc.engine.connect() as connection:
+        async with request.app[ENGINE].connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         log.warning("not ready: database unreachable (%s)", type(exc).__name__)
@@ -36,10 +35,10 @@ async def on_readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def on_metrics(request: web.Request) -> web.Response:
-    svc = request.app[SERVICES]
-    async with svc.sessions() as session:
-        await svc.metrics.refresh(session, svc.clock.now())
-    return web.Response(body=svc.metrics.render(), content_type="text/plain", charset="utf-8")
+    metrics = request.app[METRICS]
+    async with request.app[SESSIONS]() as session:
+        await metrics.refresh(session, request.app[CLOCK].now())
+    return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
 
 
 @routes.get("/openapi.json")

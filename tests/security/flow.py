@@ -67,7 +67,7 @@ def forged_button(case_id: str, action: CaseAction) -> CaseCb:
 
 async def deliver_due(svc: Services) -> int:
     """Send every due outbox row successfully; return how many were sent."""
-    effects = CaseDeliveryEffects(svc)
+    effects = CaseDeliveryEffects(svc.delivering, svc.texts, svc.guardian_links)
     now = svc.clock.now()
     async with svc.sessions.begin() as session:
         rows = (
@@ -174,7 +174,9 @@ def with_sms(services: Services) -> Services:
 async def open_signal(
     svc: Services, person: Person, school: School | None, **overrides: Any
 ) -> str:
-    result = await accept_signal(svc, VkkSignal.model_validate(person.signal(school, **overrides)))
+    result = await accept_signal(
+        svc.opening, VkkSignal.model_validate(person.signal(school, **overrides))
+    )
     return result.case_id
 
 

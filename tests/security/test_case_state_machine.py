@@ -268,9 +268,11 @@ class CaseLifecycle(RuleBasedStateMachine):
     @rule(case=st.integers(0, MAX_CASES - 1))
     def health_system_revokes(self, case: int) -> None:
         case_id, signal_id, _, _ = self.pick(case)
-        before = self.status(case_id)
+        before, svc = self.status(case_id), self.svc
         try:
-            result = self.run(revoke_signal(self.svc, signal_id))
+            result = self.run(
+                revoke_signal(svc.sessions, svc.cipher, svc.clock, svc.texts, signal_id)
+            )
         except Conflict:
             assert before in FINAL_STATUSES - {CaseStatus.CANCELLED}
             return

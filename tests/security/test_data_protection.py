@@ -154,7 +154,9 @@ async def test_retention_purge_after_real_flows_erases_personal_data_and_keeps_s
     accepted, revoked, declined, fresh = (make_person(t) for t in ("C3", "R7", "D4", "E5"))
     await full_flow(services, accepted, setup, user_id=5_200_001)
     revoked_id = await open_signal(services, revoked, setup.school, signal_id="KZ-VKK-R7")
-    await revoke_signal(services, "KZ-VKK-R7")
+    await revoke_signal(
+        services.sessions, services.cipher, services.clock, services.texts, "KZ-VKK-R7"
+    )
     declined_id = await open_signal(services, declined, setup.school)
     await link_guardian(services, declined, 5_200_002)
     await deliver_due(services)

@@ -100,7 +100,7 @@ async def open_case(
     extra: dict[str, Any] = {"guardian": {"phone": phone}, **overrides}
     if school is not None:
         extra["school"] = {"bin": school.bin, "grade": 4}
-    result = await accept_signal(svc, VkkSignal.model_validate(signal_payload(**extra)))
+    result = await accept_signal(svc.opening, VkkSignal.model_validate(signal_payload(**extra)))
     return result.case_id
 
 

@@ -178,7 +178,8 @@ class Harness:
     def dispatcher(self, svc: Services | None = None, **options: Any) -> OutboxDispatcher:
         options.setdefault("rng", random.Random(7))
         options.setdefault("commit_linger_s", 0.005)
-        return OutboxDispatcher(svc or self.svc, self.hooks, self.bot, self.http, **options)
+        delivering = (svc or self.svc).delivering
+        return OutboxDispatcher(delivering, self.hooks, self.bot, self.http, **options)
 
     def with_settings(self, **overrides: Any) -> Services:
         settings = self.svc.settings.model_copy(update=overrides)
@@ -301,7 +302,7 @@ async def test_dispatcher_same_dedupe_key_twice_sends_one_message(harness: Harne
 
 async def test_dispatcher_document_row_sends_decrypted_pdf(harness: Harness) -> None:
     svc, chat = harness.svc, await harness.started_chat()
-    case = await accept_signal(svc, VkkSignal.model_validate(signal_payload()))
+    case = await accept_signal(svc.opening, VkkSignal.model_validate(signal_payload()))
     content = b"%PDF-1.4 application bytes"
     async with svc.sessions.begin() as session:
         document = Document(
@@ -457,7 +458,7 @@ async def test_dispatcher_network_error_opens_the_circuit_without_an_attempt(
 ) -> None:
     await harness.enqueue(text_to(12345, key="notice:net"))
     unreachable = make_bot(harness.emu.token, f"http://127.0.0.1:{free_port()}")
-    dispatcher = OutboxDispatcher(harness.svc, harness.hooks, unreachable, harness.http)
+    dispatcher = OutboxDispatcher(harness.svc.delivering, harness.hooks, unreachable, harness.http)
     try:
         assert await dispatcher.run_until_idle(timeout=5) == 0
     finally:
@@ -842,7 +843,12 @@ async def test_dispatcher_two_replicas_send_each_row_once(
     other_bot = make_bot(harness.emu.token, harness.emu.base_url)
     replicas = [
         OutboxDispatcher(
-            svc, harness.hooks, bot, harness.http, sweep_interval_s=0.2, standby_interval_s=0.2
+            svc.delivering,
+            harness.hooks,
+            bot,
+            harness.http,
+            sweep_interval_s=0.2,
+            standby_interval_s=0.2,
         )
         for svc, bot in ((harness.svc, harness.bot), (other_svc, other_bot))
     ]
@@ -874,7 +880,8 @@ async def test_outage_escalated_once_when_a_new_sender_times_it_afresh(harness: 
     url = f"{harness.receiver.base_url}/down"
     school = await add_school(harness, url, escalation_chat_id=-1001000000950)
     await harness.enqueue(message("pkg:waiting", WebhookPayload(school.id, url, {"n": 1})))
-    effects = CaseDeliveryEffects(harness.svc)
+    svc = harness.svc
+    effects = CaseDeliveryEffects(svc.delivering, svc.texts, svc.guardian_links)
 
     for down_s in (601.0, 1900.0):  # the first sender, then the replica that took over
         async with harness.svc.sessions.begin() as session:

@@ -202,7 +202,11 @@ async def test_revocation_during_the_hearing_cancels_and_ends_it(
     case_id, guardian, staff = await heard_case(services, next_chat_id())
     signal_id = (await get_case_row(services, case_id)).signal_id
 
-    assert (await revoke_signal(services, signal_id)).status is CaseStatus.CANCELLED
+    assert (
+        await revoke_signal(
+            services.sessions, services.cipher, services.clock, services.texts, signal_id
+        )
+    ).status is CaseStatus.CANCELLED
 
     async with services.sessions() as session:
         assert await hearing.open_hearing(session, guardian) is None

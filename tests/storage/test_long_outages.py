@@ -79,7 +79,7 @@ async def test_bot_api_down_ten_minutes_loses_nothing(harness: Harness) -> None:
     fake = FakeTime(harness.clock)
     chats = [await harness.started_chat() for _ in range(10)]
     dispatcher = OutboxDispatcher(
-        harness.svc,
+        harness.svc.delivering,
         harness.hooks,
         harness.bot,
         harness.http,
@@ -149,8 +149,8 @@ async def test_school_server_503_for_an_hour_loses_nothing(harness: Harness) -> 
     destination = f"webhook:school:{school.id}"
     harness.receiver.failing_paths.add("/school")
     dispatcher = OutboxDispatcher(
-        harness.svc,
-        CaseDeliveryEffects(harness.svc),
+        harness.svc.delivering,
+        CaseDeliveryEffects(harness.svc.delivering, harness.svc.texts, harness.svc.guardian_links),
         harness.bot,
         harness.http,
         monotonic=fake,

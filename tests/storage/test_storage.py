@@ -109,7 +109,7 @@ async def test_storage_personal_data_not_readable_in_any_column(
     database: Database, services: Services
 ) -> None:
     signal = sample_signal()
-    await accept_signal(services, signal)
+    await accept_signal(services.opening, signal)
 
     dump = await table_dump(database)
 
@@ -126,7 +126,7 @@ async def test_storage_sqlite_files_hold_no_personal_data(
     database: Database, services: Services
 ) -> None:
     signal = sample_signal()
-    await accept_signal(services, signal)
+    await accept_signal(services.opening, signal)
     db_file = Path(make_url(database.url).database or "")
     wal_file = db_file.with_name(db_file.name + "-wal")
 
@@ -140,7 +140,7 @@ async def test_storage_sqlite_files_hold_no_personal_data(
 
 async def test_storage_cipher_decrypts_personal_data(services: Services) -> None:
     signal = sample_signal()
-    case = await stored_case(services, await accept_signal(services, signal))
+    case = await stored_case(services, await accept_signal(services.opening, signal))
     async with services.sessions() as session:
         guardian = await session.get(Guardian, case.guardian_id)
     assert guardian is not None and guardian.pd_enc is not None and case.pd_enc is not None
@@ -168,7 +168,7 @@ async def test_storage_cipher_decrypts_personal_data(services: Services) -> None
 
 
 async def test_storage_blind_index_finds_guardian_by_phone(services: Services) -> None:
-    case = await stored_case(services, await accept_signal(services, sample_signal()))
+    case = await stored_case(services, await accept_signal(services.opening, sample_signal()))
 
     async with services.sessions() as session:
         found = await get_guardian_by_phone(session, DataCipher([DATA_KEY]), PHONE)
@@ -183,7 +183,7 @@ async def test_storage_blind_index_finds_guardian_by_phone(services: Services) -
 
 async def test_storage_rotated_key_still_finds_and_decrypts(services: Services) -> None:
     signal = sample_signal()
-    case = await stored_case(services, await accept_signal(services, signal))
+    case = await stored_case(services, await accept_signal(services.opening, signal))
     new_key = Fernet.generate_key().decode()
     rotated = DataCipher([new_key, DATA_KEY])
     assert case.pd_enc is not None
@@ -203,8 +203,8 @@ async def test_storage_rotated_key_still_finds_and_decrypts(services: Services) 
 
 
 async def test_storage_same_guardian_phone_reuses_guardian(services: Services) -> None:
-    first = await accept_signal(services, sample_signal())
-    second = await accept_signal(services, sample_signal())
+    first = await accept_signal(services.opening, sample_signal())
+    second = await accept_signal(services.opening, sample_signal())
 
     assert first.case_id != second.case_id
     assert (await stored_case(services, first)).guardian_id == (
@@ -229,7 +229,7 @@ async def test_storage_audit_trail_refuses_change(
     database: Database, services: Services, statement: str
 ) -> None:
     signal = sample_signal()
-    result = await accept_signal(services, signal)
+    result = await accept_signal(services.opening, signal)
     before = await audit_trail(services)
 
     with pytest.raises(DBAPIError, match="append-only"):
@@ -246,7 +246,7 @@ async def test_storage_audit_trail_refuses_change(
 
 
 async def test_storage_audit_trail_accepts_append(database: Database, services: Services) -> None:
-    result = await accept_signal(services, sample_signal())
+    result = await accept_signal(services.opening, sample_signal())
     before = await audit_trail(services)
 
     async with database.engine.begin() as conn:
@@ -289,7 +289,7 @@ async def test_storage_failure_at_audit_insert_leaves_nothing(
             await conn.exec_driver_sql(statement)
 
     with pytest.raises(DBAPIError, match="audit store down"):
-        await accept_signal(services, sample_signal())
+        await accept_signal(services.opening, sample_signal())
 
     assert await non_empty_tables(database) == set()
 
@@ -302,7 +302,7 @@ async def test_storage_check_violation_in_intake_leaves_nothing(
     signal.school.grade = 12  # assignment is not validated: only the CHECK constraint stops it
 
     with pytest.raises(IntegrityError, match=r"ck_cases_grade|CHECK constraint failed"):
-        await accept_signal(services, signal)
+        await accept_signal(services.opening, signal)
 
     assert await non_empty_tables(database) == set()
 
