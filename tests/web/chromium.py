@@ -134,13 +134,12 @@ class Chromium:
         """Do `move`, then wait until another document has replaced this one and loaded
         (a click returns before the answer to its form arrives on a busy machine)."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.wait import WebDriverWait
 
         before = self.driver.find_element(By.TAG_NAME, "html")
         move()
         wait = WebDriverWait(self.driver, 60)
-        wait.until(expected_conditions.staleness_of(before))
+        wait.until(lambda _: _replaced(before))
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     @property
@@ -224,3 +223,20 @@ class Chromium:
         safe = re.sub(r"[^a-z0-9-]+", "-", name.lower())
         (self.folder / f"{safe}-{width}x{height}.png").write_bytes(base64.b64decode(shot["data"]))
         self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def _replaced(element: Any) -> bool:
+    """Whether `element`'s document has gone: the element is stale, or Chromium, asked in
+    the middle of the navigation, says the node no longer belongs to the document (which
+    Selenium's `staleness_of` does not take for staleness and raises)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
