@@ -188,7 +188,14 @@ class Actor:
             "chat_instance": f"{abs(self.chat.id) * 31 + self._state.bot.id}",
             "data": data,
         }
-        record: JsonDict = {"data": data, "user_id": self.user.id, "answered": False}
+        record: JsonDict = {
+            "data": data,
+            "user_id": self.user.id,
+            "answered": False,
+            # Where the bot's messages stood at the press, so that a test can tell the
+            # messages that answer this press from those before it.
+            "sent_before": len(self._state.sent),
+        }
         self._state.callback_queries[query_id] = record
         # Kept so that a test can deliver the very same update again, as Telegram does.
         record["update"] = await self._state.push_update("callback_query", query)

@@ -442,6 +442,26 @@ async def toast(stack: Stack, query_id: str, timeout: float = 10.0) -> CallbackA
     return found[0]
 
 
+async def refused_with(stack: Stack, chat_id: int, query_id: str, text: str) -> bool:
+    """Whether a button press was refused with `text`: as its toast, or, when the use case
+    took longer than a press may wait (`TAP_ANSWER_WITHIN_S`, a loaded machine) and the
+    press was answered empty, as the message the error router sends to the chat instead."""
+    answer = await toast(stack, query_id)
+    if answer.text is not None:
+        return answer.text == text
+    since = int(stack.emu.state.callback_queries[query_id]["sent_before"])
+
+    def told() -> bool:
+        later = stack.emu.state.sent[since:]
+        return any(m.chat_id == chat_id and m.text == text for m in later)
+
+    try:
+        await stack.emu.wait_until(told, timeout=10.0, recheck=None)
+    except TimeoutError:
+        return False
+    return True
+
+
 def presses(stack: Stack, user: UserHandle) -> int:
     """How many inline buttons `user` has pressed so far (callback queries sent)."""
     return sum(1 for q in stack.emu.state.callback_queries.values() if q["user_id"] == user.id)

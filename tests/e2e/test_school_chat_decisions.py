@@ -17,6 +17,7 @@ from tests.e2e.harness import (
     load_case,
     outbox_rows,
     pdf_words,
+    refused_with,
     running_stack,
     shown,
     submit_case,
@@ -147,7 +148,7 @@ async def test_refusal_in_chat_takes_ground_and_reason_from_the_own_school_only(
             anchor = await intruder.send_text("Мына өтінішті біз қабылдаймыз")
             for data in stolen:
                 pressed = await intruder.press_data(data, int(anchor["message_id"]))
-                assert (await toast(stack, pressed)).text == not_yours
+                assert await refused_with(stack, group.id, pressed, not_yours)
         assert (await load_case(stack, case.case_id)).status == "forwarded"
         assert await outbox_rows(stack, case.case_id, "result") == []
 
