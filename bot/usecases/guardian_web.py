@@ -194,7 +194,8 @@ async def _waiting(
     awaits_position = case.hearing_answered_at is None and not hearing_closed(case, svc.clock.now())
     if status is CaseStatus.HEARING and awaits_position:
         school = await get_school(session, case.school_id) if case.school_id else None
-        return invitation_prompt(svc.cipher, svc.clock.zone, case, school, lang)
+        reason = svc.cipher.decrypt_text(case.hearing_reason_enc) if case.hearing_reason_enc else ""
+        return invitation_prompt(svc.clock.zone, case, school, lang, reason)
     return await status_prompt(session, svc, guardian, lang)
 
 

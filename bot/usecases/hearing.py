@@ -30,8 +30,8 @@ from bot.usecases.case_views import school_name
 from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.forwarding import decision_choices, staff_language
 from bot.usecases.lifecycle import apply_event
-from bot.usecases.messages import text_message, webhook_message
-from bot.usecases.prompts import Present, Prompt, render_parts, say, show
+from bot.usecases.messages import prompt_message, text_message, webhook_message
+from bot.usecases.prompts import Present, Prompt, say, show
 from storage.crypto import DataCipher
 from storage.models import Case, Guardian, School
 from storage.outbox import Kind, OutgoingMessage, enqueue
@@ -111,31 +111,21 @@ async def start_hearing(
     if chat_id is None:
         log.warning("guardian has no chat for the hearing", extra={"case_id": case.id})
         return until
-    lang = guardian_lang(guardian)
-    text = render_parts(
-        deps.texts, invitation_prompt(deps.cipher, deps.clock.zone, case, school, lang)
-    )
-    choice = no_objections_choice(deps.texts, lang, case.id)
-    invitation = text_message(
-        f"hearing:{case.id}:invitation",
-        Kind.RESULT,
-        chat_id,
-        text,
-        case_id=case.id,
-        choices=((choice,),),
+    prompt = invitation_prompt(deps.clock.zone, case, school, guardian_lang(guardian), reason)
+    invitation = prompt_message(
+        deps.texts, prompt, chat_id, f"hearing:{case.id}:invitation", Kind.RESULT
     )
     await enqueue(session, deps.cipher, now, invitation)
     return until
 
 
 def invitation_prompt(
-    cipher: DataCipher, zone: tzinfo, case: Case, school: School | None, lang: Lang
+    zone: tzinfo, case: Case, school: School | None, lang: Lang, reason: str
 ) -> Prompt:
-    """The preliminary refusal as the guardian reads it: the ground, the reason, until
-    when a position may be stated; "no objections" as its one choice (typed words are
-    the other answer)."""
+    """The preliminary refusal as the guardian reads it: the ground, the school's
+    `reason` (in the clear: the caller has it or decrypts it), until when a position may
+    be stated; "no objections" as its one choice (typed words are the other answer)."""
     assert case.hearing_ground is not None and case.hearing_until is not None
-    reason = cipher.decrypt_text(case.hearing_reason_enc) if case.hearing_reason_enc else ""
     text = Text(
         "hearing.invitation",
         {
@@ -146,12 +136,12 @@ def invitation_prompt(
             "until": local_time(case.hearing_until, zone),
         },
     )
-    choice = Choice(Act.NO_OBJECTIONS, Text("hearing.no_objections_button"))
-    return Prompt(lang, "hearing", (text,), ((choice,),), case_id=case.id)
+    return Prompt(lang, "hearing", (text,), ((no_objections_choice(case.id),),), case_id=case.id)
 
 
-def no_objections_choice(texts: Texts, lang: Lang, case_id: str) -> Choice:
-    return Choice(Act.NO_OBJECTIONS, texts(lang, "hearing.no_objections_button"), case_id)
+def no_objections_choice(case_id: str) -> Choice:
+    """The one tap that waives the hearing, in the invitation and in its reminder."""
+    return Choice(Act.NO_OBJECTIONS, Text("hearing.no_objections_button"), case_id)
 
 
 def validate_position(raw: str) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from bot.domain.choices import Choices
+from bot.domain.choices import Choices, Text
+from bot.texts import Texts
+from bot.usecases.prompts import Prompt, render, render_parts
 from storage.outbox import Kind, OutgoingMessage, TelegramPayload, WebhookPayload
 
 # Takes the phone-number keyboard away, so the guardian's letter keyboard shows again.
@@ -35,6 +38,27 @@ def text_message(
         payload=TelegramPayload(method="sendMessage", params=params, choices=choices),
         case_id=case_id,
     )
+
+
+def prompt_message(
+    texts: Texts, prompt: Prompt, chat_id: int, dedupe_key: str, kind: Kind
+) -> OutgoingMessage:
+    """A prompt as a chat message for the outbox, which stores words, not catalog keys:
+    its parts and its choices' labels rendered in the prompt's language, each choice
+    tied to the prompt's case unless it names one of its own."""
+    choices = tuple(
+        tuple(
+            replace(
+                c,
+                label=render(texts, prompt.lang, c.label) if isinstance(c.label, Text) else c.label,
+                case_id=c.case_id or prompt.case_id,
+            )
+            for c in row
+        )
+        for row in prompt.choices
+    )
+    text = render_parts(texts, prompt)
+    return text_message(dedupe_key, kind, chat_id, text, case_id=prompt.case_id, choices=choices)
 
 
 def document_message(

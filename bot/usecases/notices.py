@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.domain.choices import Act, Choice, Text
 from bot.grammar import given_names
 from bot.runtime import Services
 from bot.texts import Lang, Texts, count_key
 from bot.usecases.case_views import CaseView, validity
-from bot.usecases.messages import text_message
-from bot.usecases.prompts import Prompt, render, render_parts
+from bot.usecases.messages import prompt_message
+from bot.usecases.prompts import Prompt, render
 from storage.outbox import Kind, OutgoingMessage
 
 # The wording's name; a new wording gets a new one. The stored text is the evidence.
@@ -98,14 +98,6 @@ def notice_message(
     kind: Kind,
 ) -> OutgoingMessage:
     """The notice as a chat message, its choices as the outbox's neutral buttons."""
-    prompt = notice_prompt(retention_days, lang, view)
-    text = render_parts(texts, prompt)
-    choices = tuple(
-        tuple(
-            replace(c, label=render(texts, lang, c.label), case_id=view.case_id)
-            for c in row
-            if isinstance(c.label, Text)
-        )
-        for row in prompt.choices
+    return prompt_message(
+        texts, notice_prompt(retention_days, lang, view), chat_id, dedupe_key, kind
     )
-    return text_message(dedupe_key, kind, chat_id, text, case_id=view.case_id, choices=choices)

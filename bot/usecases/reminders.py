@@ -15,6 +15,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.domain.choices import Text
 from bot.domain.deadlines import WorkingDays
 from bot.domain.identifiers import case_number
 from bot.domain.status import CaseStatus
@@ -25,7 +26,8 @@ from bot.usecases.case_views import case_view
 from bot.usecases.clockwork import lock_still, reachable_chat
 from bot.usecases.forwarding import staff_language
 from bot.usecases.hearing import no_objections_choice
-from bot.usecases.messages import text_message
+from bot.usecases.messages import prompt_message, text_message
+from bot.usecases.prompts import Prompt
 from storage.crypto import DataCipher
 from storage.models import Case
 from storage.outbox import Kind, enqueue
@@ -227,20 +229,19 @@ async def remind_hearing(
         chat_id = reachable_chat(guardian)
         if guardian is None or chat_id is None:
             return True
-        lang = guardian_lang(guardian)
-        text = texts(
-            lang,
-            "reminder.hearing",
-            case_number=case_number(case.id),
-            until=local_time(case.hearing_until, clock.zone),
-        )
-        message = text_message(
-            f"hearing_reminder:{case.id}",
-            Kind.REMINDER,
-            chat_id,
-            text,
+        params = {
+            "case_number": case_number(case.id),
+            "until": local_time(case.hearing_until, clock.zone),
+        }
+        prompt = Prompt(
+            guardian_lang(guardian),
+            "hearing_reminder",
+            (Text("reminder.hearing", params),),
+            ((no_objections_choice(case.id),),),
             case_id=case.id,
-            choices=((no_objections_choice(texts, lang, case.id),),),
+        )
+        message = prompt_message(
+            texts, prompt, chat_id, f"hearing_reminder:{case.id}", Kind.REMINDER
         )
         await enqueue(session, cipher, now, message)
     log.info("guardian reminded of the hearing's last day", extra={"case_id": case_id})
